@@ -1,0 +1,1 @@
+//! Audio front-end: decode, downmix, resample to 16 kHz, STFT, log-mel, segments.

@@ -1,0 +1,1 @@
+//! Reverse-mode autodiff: the tape, each op's forward and backward side by side.

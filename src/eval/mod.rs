@@ -1,0 +1,1 @@
+//! Query building and the hit-rate table.

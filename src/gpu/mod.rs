@@ -1,0 +1,1 @@
+//! The wgpu device context and one host function per WGSL kernel.

@@ -1,0 +1,1 @@
+//! The on-disk index, probing, search, alignment, LSH and exhaustive baselines.

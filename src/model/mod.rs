@@ -1,0 +1,1 @@
+//! The encoder, its heads, presets and weights I/O.

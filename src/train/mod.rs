@@ -1,0 +1,1 @@
+//! Losses, Sinkhorn, optimiser, data pipeline and training loop.
