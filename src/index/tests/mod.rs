@@ -1,0 +1,5 @@
+//! Tests of the index: file format, library edits, search and alignment.
+
+mod builder_tests;
+mod fixtures;
+mod format_tests;
