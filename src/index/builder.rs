@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use earmark_kernels::probe::bucket_key;
+
 use super::format::track_problem;
 use super::library::{Library, LibraryConfig, Rows, Track};
 use crate::{Error, Result};
@@ -82,15 +84,6 @@ impl Library {
             base: self,
         }
     }
-}
-
-/// The bucket key of one segment's hash logits: bit i is 1 iff `q[i] >= 0` (the sign,
-/// with 0 counted as +1, as the probe enumeration counts it).
-pub fn bucket_key(logits: &[f32]) -> u32 {
-    logits
-        .iter()
-        .enumerate()
-        .fold(0, |key, (i, &q)| key | (u32::from(q >= 0.0) << i))
 }
 
 impl LibraryBuilder {

@@ -8,6 +8,9 @@
 
 use std::ops::Range;
 
+use earmark_kernels::dot::{scan_f16, scan_f32};
+use earmark_kernels::half::{f16_to_f32, f32_to_f16};
+
 use super::FRAME_SECONDS;
 
 /// Largest hash length the library accepts: 2^24 buckets make a 64 MiB offsets table.
@@ -150,7 +153,7 @@ impl Rows {
     /// Appends `values` (f32), converting to the storage type.
     pub(crate) fn push_f32(&mut self, values: &[f32]) {
         match self {
-            Rows::F16(v) => v.extend(values.iter().map(|&x| super::kernels::f32_to_f16(x))),
+            Rows::F16(v) => v.extend(values.iter().map(|&x| f32_to_f16(x))),
             Rows::F32(v) => v.extend_from_slice(values),
         }
     }
@@ -182,7 +185,7 @@ impl Rows {
     /// Value `i` as f32.
     pub fn get(&self, i: usize) -> f32 {
         match self {
-            Rows::F16(v) => super::kernels::f16_to_f32(v[i]),
+            Rows::F16(v) => f16_to_f32(v[i]),
             Rows::F32(v) => v[i],
         }
     }
@@ -357,6 +360,30 @@ impl Library {
     /// The stored embedding storage (rows × dim, bucket-major).
     pub fn embeddings(&self) -> &Rows {
         &self.rows
+    }
+
+    /// Similarities of `query` (D values) with rows `rows`: `out[i] = query · row(rows.start
+    /// + i)`, on the SIMD scan. `out.len()` must be `rows.len()`.
+    pub fn score_rows(&self, query: &[f32], rows: Range<usize>, out: &mut [f32]) {
+        let dim = self.config.dim as usize;
+        assert_eq!(
+            query.len(),
+            dim,
+            "Library::score_rows: query [{}] vs dim {dim}",
+            query.len()
+        );
+        let values = rows.start * dim..rows.end * dim;
+        match &self.rows {
+            Rows::F16(v) => scan_f16(query, &v[values], out),
+            Rows::F32(v) => scan_f32(query, &v[values], out),
+        }
+    }
+
+    /// Similarity of `query` with one row.
+    pub fn score_row(&self, query: &[f32], row: usize) -> f32 {
+        let mut out = [0.0];
+        self.score_rows(query, row..row + 1, &mut out);
+        out[0]
     }
 
     /// Hash bucket of each row, in row order (rows of bucket 0 first).

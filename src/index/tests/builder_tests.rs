@@ -1,7 +1,9 @@
 //! Library edits: bucket-major layout, append without duplicates, replace, remove.
 
 use super::fixtures::{Fixture, MODEL, build, config, duration, synth, temp_dir, tracks};
-use crate::index::{AddOutcome, Dtype, Library, LibraryBuilder, bucket_key};
+use earmark_kernels::probe::bucket_key;
+
+use crate::index::{AddOutcome, Dtype, Library, LibraryBuilder};
 
 const DIM: usize = 128;
 const K: usize = 8;
@@ -168,7 +170,7 @@ fn bad_input_is_an_error_not_a_panic() {
 #[should_panic(expected = "LibraryBuilder::add_track")]
 fn shape_mismatch_panics_with_the_shapes() {
     let mut builder = LibraryBuilder::new(config(K as u32, Dtype::F16));
-    let _ = builder.add_track("a.wav", 1.0, 1, &vec![0.0; 2 * DIM], &vec![0.0; K]);
+    let _ = builder.add_track("a.wav", 1.0, 1, &[0.0; 2 * DIM], &[0.0; K]);
 }
 
 #[test]

@@ -171,7 +171,8 @@ fn consistent_but_wrong_bodies_are_refused() {
     // buggy or hostile tool) must still be refused.
     let dir = temp_dir("inconsistent");
     let library = small_library(Dtype::F32);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Library)>)> = vec![
+    type Damage = Box<dyn Fn(&mut Library)>;
+    let cases: Vec<(&str, Damage)> = vec![
         (
             "offsets decrease",
             Box::new(|l: &mut Library| l.offsets[3] = l.offsets[4] + 1),

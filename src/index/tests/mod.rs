@@ -3,3 +3,5 @@
 mod builder_tests;
 mod fixtures;
 mod format_tests;
+mod lsh_tests;
+mod search_tests;
