@@ -12,6 +12,12 @@
 //! Every function panics with its name and the shapes if `db.len() ≠ out.len() · d`, and
 //! the `*_with` forms panic if the chosen [`Isa`] is not available on this CPU.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod scalar;
 
 use crate::Isa;
@@ -39,7 +45,19 @@ pub fn scan_f32_with(isa: Isa, query: &[f32], db: &[f32], out: &mut [f32]) {
     if !check("scan_f32", isa, query.len(), db.len(), out) {
         return;
     }
-    scalar::scan_f32(query, db, out);
+    match isa {
+        Isa::Scalar => scalar::scan_f32(query, db, out),
+        // SAFETY: `check` asserted that the CPU has AVX2, FMA and F16C, and the shapes.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2::scan_f32(query, db, out) },
+        // SAFETY: `check` asserted that the CPU has AVX-512F, AVX2, FMA, F16C, and the shapes.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::scan_f32(query, db, out) },
+        // SAFETY: `check` asserted that the CPU has NEON, and the shapes.
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => unsafe { neon::scan_f32(query, db, out) },
+        _ => unreachable!("{isa:?} is available, so its path is compiled in"),
+    }
 }
 
 /// [`scan_f16`] on a chosen instruction set.
@@ -47,7 +65,19 @@ pub fn scan_f16_with(isa: Isa, query: &[f32], db: &[u16], out: &mut [f32]) {
     if !check("scan_f16", isa, query.len(), db.len(), out) {
         return;
     }
-    scalar::scan_f16(query, db, out);
+    match isa {
+        Isa::Scalar => scalar::scan_f16(query, db, out),
+        // SAFETY: `check` asserted that the CPU has AVX2, FMA and F16C, and the shapes.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2::scan_f16(query, db, out) },
+        // SAFETY: `check` asserted that the CPU has AVX-512F, AVX2, FMA, F16C, and the shapes.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::scan_f16(query, db, out) },
+        // SAFETY: `check` asserted that the CPU has NEON, and the shapes.
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => unsafe { neon::scan_f16(query, db, out) },
+        _ => unreachable!("{isa:?} is available, so its path is compiled in"),
+    }
 }
 
 /// [`scan_i8`] on a chosen instruction set.
@@ -62,7 +92,19 @@ pub fn scan_i8_with(isa: Isa, query: &[f32], db: &[i8], scales: &[f32], out: &mu
     if !check("scan_i8", isa, query.len(), db.len(), out) {
         return;
     }
-    scalar::scan_i8(query, db, scales, out);
+    match isa {
+        Isa::Scalar => scalar::scan_i8(query, db, scales, out),
+        // SAFETY: `check` asserted that the CPU has AVX2, FMA and F16C, and the shapes.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { avx2::scan_i8(query, db, scales, out) },
+        // SAFETY: `check` asserted that the CPU has AVX-512F, AVX2, FMA, F16C, and the shapes.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::scan_i8(query, db, scales, out) },
+        // SAFETY: `check` asserted that the CPU has NEON, and the shapes.
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => unsafe { neon::scan_i8(query, db, scales, out) },
+        _ => unreachable!("{isa:?} is available, so its path is compiled in"),
+    }
 }
 
 /// Quantises one row to i8 and returns its scale s, so that `row[i] ≈ s · out[i]`:
@@ -97,6 +139,15 @@ pub fn quantize_i8(row: &[f32], out: &mut [i8]) -> f32 {
         };
     }
     max / f32::from(i8::MAX)
+}
+
+/// `scales[r] · sum` (i8 rows), or `sum` without scales: one rounding, in every path.
+#[inline(always)]
+fn scaled(scales: Option<&[f32]>, r: usize, sum: f32) -> f32 {
+    match scales {
+        Some(scales) => scales[r] * sum,
+        None => sum,
+    }
 }
 
 /// Checks the shapes and the instruction set of a scan; returns false (after zeroing

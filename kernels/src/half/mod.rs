@@ -6,7 +6,8 @@
 //! NaN (quiet bit set, the top 9 payload bits kept). [`f16_to_f32`] is exact for every
 //! finite half; NaN inputs come out quiet with their payload. The slice forms use F16C or
 //! AVX-512 where present and match the scalar functions bit for bit (tested over all
-//! 65536 halves and over rounding midpoints).
+//! 65536 halves and over rounding midpoints). On NEON, widening uses integer operations
+//! (stable Rust has no f16 vector type) and narrowing is scalar.
 
 /// Number of explicit mantissa bits of binary16.
 const F16_MANTISSA_BITS: u32 = 10;
@@ -119,8 +120,18 @@ pub fn f32_to_f16_slice_with(isa: crate::Isa, src: &[f32], dst: &mut [u16]) {
         isa.is_available(),
         "f32_to_f16_slice: {isa:?} is not available on this CPU"
     );
-    for (h, &x) in dst.iter_mut().zip(src) {
-        *h = f32_to_f16(x);
+    match isa {
+        // SAFETY: the assertions above checked the lengths and that the CPU has F16C.
+        #[cfg(target_arch = "x86_64")]
+        crate::Isa::Avx2Fma => unsafe { avx2::narrow(src, dst) },
+        // SAFETY: the assertions above checked the lengths and that the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        crate::Isa::Avx512 => unsafe { avx512::narrow(src, dst) },
+        _ => {
+            for (h, &x) in dst.iter_mut().zip(src) {
+                *h = f32_to_f16(x);
+            }
+        }
     }
 }
 
@@ -139,10 +150,29 @@ pub fn f16_to_f32_slice_with(isa: crate::Isa, src: &[u16], dst: &mut [f32]) {
         isa.is_available(),
         "f16_to_f32_slice: {isa:?} is not available on this CPU"
     );
-    for (x, &h) in dst.iter_mut().zip(src) {
-        *x = f16_to_f32(h);
+    match isa {
+        // SAFETY: the assertions above checked the lengths and that the CPU has F16C.
+        #[cfg(target_arch = "x86_64")]
+        crate::Isa::Avx2Fma => unsafe { avx2::widen(src, dst) },
+        // SAFETY: the assertions above checked the lengths and that the CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        crate::Isa::Avx512 => unsafe { avx512::widen(src, dst) },
+        // SAFETY: the assertions above checked the lengths and that the CPU has NEON.
+        #[cfg(target_arch = "aarch64")]
+        crate::Isa::Neon => unsafe { neon::widen(src, dst) },
+        _ => {
+            for (x, &h) in dst.iter_mut().zip(src) {
+                *x = f16_to_f32(h);
+            }
+        }
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
 #[cfg(test)]
 mod tests;
