@@ -47,7 +47,9 @@ pub use builder::{AddOutcome, LibraryBuilder};
 pub use info::LibraryInfo;
 pub use library::{Dtype, Library, LibraryConfig, Rows, Track};
 pub use lsh::LshParams;
-pub use search::{Answer, Method, Query, SearchSettings, Searcher, WindowAnswer, Windows};
+pub use search::{
+    Answer, Method, Query, SearchSettings, Searcher, SegmentMatches, WindowAnswer, Windows,
+};
 
 /// Seconds per audio frame: the STFT hop is 160 samples at 16 kHz (DESIGN.md §2).
 pub const FRAME_SECONDS: f64 = 0.01;

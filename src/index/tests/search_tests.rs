@@ -192,7 +192,7 @@ fn exhaustive_search_equals_a_brute_force_reference() {
 }
 
 fn matches(searcher: &Searcher, e: &[f32], q: &[f32], settings: &SearchSettings) -> Vec<Match> {
-    searcher.match_segments(&query(e, q), settings).matches
+    searcher.matches(&query(e, q), settings).matches
 }
 
 #[test]
@@ -226,8 +226,7 @@ fn budgets_bound_the_work() {
     let s = setup(Dtype::F16);
     let searcher = Searcher::new(&s.library, Method::HashTable);
     let (e, q) = query_of(&s, 2, 10.0, 10, 4);
-    let scored =
-        |settings: SearchSettings| searcher.match_segments(&query(&e, &q), &settings).scored;
+    let scored = |settings: SearchSettings| searcher.matches(&query(&e, &q), &settings).scored;
     let base = SearchSettings::default();
     // One probe: exactly the home bucket of each segment.
     let home: Vec<usize> = q
@@ -411,7 +410,7 @@ fn windows_follow_a_stream_across_tracks() {
 }
 
 #[test]
-fn a_library_at_a_finer_hop_answers_coarser_queries() {
+fn a_library_at_a_finer_hop_answers_coarser_queries_and_bad_queries_are_errors() {
     // A library every 5 frames (50 ms); queries every 10 frames use every other segment.
     let synth = synth(K);
     let fixtures = tracks(&synth, 6, &[2 * SEGMENTS], 31);
@@ -427,9 +426,8 @@ fn a_library_at_a_finer_hop_answers_coarser_queries() {
         .flatten()
         .copied()
         .collect();
-    // 100 ms segments from 50 ms segment 61 (3.05 s) onwards.
-    let e = synth.query(&every_other[DIM..], 30.0, QUERY, NOISE, 8);
-    let e: Vec<f32> = e; // segment o is library segment 61 + 2o (up to the added noise)
+    // Query segment o is library segment 62 + 2o (3.1 s onwards) plus noise.
+    let e = synth.query(&every_other, 31.0, QUERY, NOISE, 8);
     let q = synth.logits(&e);
     let searcher = Searcher::new(&library, Method::HashTable);
     let hit = *searcher
