@@ -18,7 +18,8 @@
 //! magnitudes), so the same kernel serves both. Each table is probed `probes` times,
 //! interleaved across tables (every table's best probe first).
 
-use std::ops::Range;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use earmark_kernels::dot::scan_f32;
 use earmark_kernels::probe::{Probe, ProbeSlot, slots_for};
@@ -58,18 +59,55 @@ impl Default for LshParams {
     }
 }
 
-/// One table: every row's key, sorted, and the rows in that order.
+/// Hashes a table key by taking it as is: keys come out of [`mix`] already well spread,
+/// and this saves SipHash's cost on every probe.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed (`write_u64`); fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = mix(self.0, i32::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+/// One table: the rows sorted by key, and each non-empty bucket's range of them (one
+/// hash lookup per probe, instead of a binary search over all rows).
 struct Table {
-    keys: Vec<u64>,
     rows: Vec<u32>,
+    buckets: HashMap<u64, (u32, u32), BuildHasherDefault<KeyHasher>>,
 }
 
 impl Table {
-    /// Positions in `rows` of the bucket `key` (empty if absent).
-    fn bucket(&self, key: u64) -> Range<usize> {
-        let start = self.keys.partition_point(|&k| k < key);
-        let end = start + self.keys[start..].partition_point(|&k| k == key);
-        start..end
+    /// `(key, row)` pairs sorted by key (and row) → the table.
+    fn new(sorted: Vec<(u64, u32)>) -> Table {
+        let mut buckets = HashMap::default();
+        let mut start = 0;
+        for bucket in sorted.chunk_by(|a, b| a.0 == b.0) {
+            buckets.insert(bucket[0].0, (start as u32, (start + bucket.len()) as u32));
+            start += bucket.len();
+        }
+        Table {
+            rows: sorted.into_iter().map(|(_, row)| row).collect(),
+            buckets,
+        }
+    }
+
+    /// The rows of the bucket `key` (empty if absent).
+    fn bucket(&self, key: u64) -> &[u32] {
+        self.buckets.get(&key).map_or(&[], |&(start, end)| {
+            &self.rows[start as usize..end as usize]
+        })
     }
 }
 
@@ -131,8 +169,7 @@ impl LshIndex {
                 }
                 let mut order: Vec<(u64, u32)> = keys.into_iter().zip(0..n as u32).collect();
                 order.sort_unstable();
-                let (keys, rows) = order.into_iter().unzip();
-                Table { keys, rows }
+                Table::new(order)
             })
             .collect();
         LshIndex {
@@ -197,7 +234,7 @@ impl LshIndex {
         for rank in 0..probes {
             for (table, keys) in self.tables.iter().zip(&sequence) {
                 if let Some(&key) = keys.get(rank) {
-                    out.extend_from_slice(&table.rows[table.bucket(key)]);
+                    out.extend_from_slice(table.bucket(key));
                     if out.len() - start >= candidate_budget {
                         return;
                     }
