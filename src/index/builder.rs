@@ -63,6 +63,8 @@ pub struct LibraryBuilder {
     added_keys: Vec<u32>,
     by_path: HashMap<String, Slot>,
     by_hash: HashMap<u64, Slot>,
+    /// Rows of the tracks currently in (the size of the library `build` would make).
+    live_rows: usize,
 }
 
 impl Library {
@@ -81,6 +83,7 @@ impl Library {
             added_keys: Vec::new(),
             by_path,
             by_hash,
+            live_rows: self.rows(),
             base: self,
         }
     }
@@ -161,7 +164,7 @@ impl LibraryBuilder {
                 "{path}: non-finite embedding or hash logit"
             )));
         }
-        if (self.live_rows() + n) as u64 >= u64::from(u32::MAX) {
+        if (self.live_rows + n) as u64 >= u64::from(u32::MAX) {
             return Err(Error::invalid(format!(
                 "{path}: the library would exceed 2^32 - 1 segments"
             )));
@@ -184,6 +187,7 @@ impl LibraryBuilder {
         self.added_rows.push_f32(embeddings);
         self.added_keys
             .extend(logits.chunks_exact(k).map(bucket_key));
+        self.live_rows += n;
         self.by_path.insert(path.to_owned(), slot);
         self.by_hash.insert(content_hash, slot);
         Ok(outcome)
@@ -202,7 +206,8 @@ impl LibraryBuilder {
 
     fn remove_slot(&mut self, slot: Slot) {
         let track = self.track(slot);
-        let (path, hash) = (track.path.clone(), track.content_hash);
+        let (path, hash, rows) = (track.path.clone(), track.content_hash, track.segments);
+        self.live_rows -= rows as usize;
         match slot {
             Slot::Base(i) => self.base_removed[i] = true,
             Slot::Added(i) => self.added[i].removed = true,
@@ -211,14 +216,6 @@ impl LibraryBuilder {
         if self.by_hash.get(&hash) == Some(&slot) {
             self.by_hash.remove(&hash);
         }
-    }
-
-    /// Rows of the tracks that are currently in.
-    fn live_rows(&self) -> usize {
-        self.by_path
-            .values()
-            .map(|&slot| self.track(slot).segments as usize)
-            .sum()
     }
 
     /// The edited library, bucket-major.

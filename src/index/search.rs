@@ -10,8 +10,8 @@
 //!
 //! Effort: eval% = rows whose similarity was computed / rows in the library, averaged over
 //! the query segments (the paper's efficiency measure). The rescoring of a few alignments
-//! afterwards ([`super::align`]) costs `rescore` × (1 or 3) dot products per query segment
-//! and is not counted, as in the paper.
+//! afterwards ([`super::align`]) costs `rescore` × (1, or 3 to 5 with refinement) dot
+//! products per query segment and is not counted, as in the paper.
 
 use earmark_kernels::probe::{Probe, ProbeSlot, slots_for};
 use earmark_kernels::topk::{Scored, TopK};
