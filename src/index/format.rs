@@ -250,7 +250,7 @@ pub(crate) fn track_problem(track: &Track) -> Option<String> {
     None
 }
 
-/// Size in bytes of the file [`write`] makes for `library`.
+/// Size in bytes of the file [`write()`] makes for `library`.
 pub fn file_len(library: &Library) -> u64 {
     Header::of(library)
         .file_len()

@@ -362,8 +362,8 @@ impl Library {
         &self.rows
     }
 
-    /// Similarities of `query` (D values) with rows `rows`: `out[i] = query · row(rows.start
-    /// + i)`, on the SIMD scan. `out.len()` must be `rows.len()`.
+    /// Similarities of `query` (D values) with the rows `rows`: `out[i]` = `query` · row
+    /// `rows.start + i`, on the SIMD scan. `out.len()` must be `rows.len()`.
     pub fn score_rows(&self, query: &[f32], rows: Range<usize>, out: &mut [f32]) {
         let dim = self.config.dim as usize;
         assert_eq!(

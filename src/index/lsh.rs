@@ -1,7 +1,7 @@
 //! The p-stable LSH baseline (Datar, Immorlica, Indyk, Mirrokni 2004) with query-directed
 //! multi-probe (after Lv, Josephson, Wang, Charikar, Li 2007), on the library's stored
-//! embeddings. The tables live in memory only: they are built when a [`Searcher`]
-//! (super::Searcher) is made for [`Method::Lsh`](super::Method::Lsh).
+//! embeddings. The tables live in memory only: they are built when a
+//! [`Searcher`](super::Searcher) is made for [`Method::Lsh`](super::Method::Lsh).
 //!
 //! Each of L tables hashes an embedding v with k functions h_j(v) = ⌊(a_j·v + b_j) / w⌋,
 //! a_j ~ N(0, I_D), b_j ~ U[0, w), and files it under the concatenation (h_1, …, h_k).

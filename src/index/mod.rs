@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`library`] | [`Library`]: the track table and bucket-major segment embeddings |
 //! | [`builder`] | [`LibraryBuilder`]: add and remove tracks, rebuild bucket-major |
-//! | [`format`] | the file format: header, sections, checksums, atomic writes |
+//! | [`format`](mod@format) | the file format: header, sections, checksums, atomic writes |
 //! | [`info`] | [`LibraryInfo`]: size, hours, bucket occupancy |
 //! | [`search`] | [`Searcher`]: per-segment matching by [`Method`], answers, windows |
 //! | [`align`] | votes, rescoring and sub-grid refinement of the start |
