@@ -1,0 +1,209 @@
+//! The file format: round trips, and every kind of damaged file refused with a clear
+//! `Error::Index` (never a panic, never a wrong load).
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::fixtures::{MODEL, build, config, synth, temp_dir, tracks};
+use crate::Error;
+use crate::index::{Dtype, Library, format};
+
+fn small_library(dtype: Dtype) -> Library {
+    let s = synth(8);
+    build(config(8, dtype), &tracks(&s, 4, &[30, 12, 0, 25], 7))
+}
+
+/// The problem of an `Error::Index`, or a panic naming what came back instead.
+fn index_problem(result: crate::Result<Library>) -> String {
+    match result {
+        Err(Error::Index { problem, .. }) => problem,
+        Err(other) => panic!("expected Error::Index, got {other}"),
+        Ok(_) => panic!("expected Error::Index, the file loaded"),
+    }
+}
+
+#[test]
+fn round_trip_keeps_everything() {
+    let dir = temp_dir("round-trip");
+    for dtype in [Dtype::F16, Dtype::F32] {
+        let library = small_library(dtype);
+        let path = dir.join(format!("{dtype:?}.earmark"));
+        library.save(&path).unwrap();
+        let loaded = Library::open(&path, MODEL).unwrap();
+        assert_eq!(loaded, library);
+        let on_disk = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(format::file_len(&library), on_disk);
+        assert_eq!(library.info().bytes_on_disk, on_disk);
+    }
+    // An empty library is a valid library too.
+    let empty = Library::new(config(8, Dtype::F16));
+    empty.save(dir.join("empty.earmark")).unwrap();
+    assert_eq!(
+        Library::open(dir.join("empty.earmark"), MODEL).unwrap(),
+        empty
+    );
+}
+
+#[test]
+fn f16_storage_is_close_to_f32() {
+    let (a, b) = (small_library(Dtype::F16), small_library(Dtype::F32));
+    let n = a.embeddings().len();
+    assert_eq!(n, b.embeddings().len());
+    let worst = (0..n)
+        .map(|i| (a.embeddings().get(i) - b.embeddings().get(i)).abs())
+        .fold(0.0, f32::max);
+    assert!(worst > 0.0 && worst < 1e-3, "worst f16 rounding {worst}");
+}
+
+#[test]
+fn saving_replaces_atomically_and_leaves_no_temporary_file() {
+    let dir = temp_dir("atomic");
+    let path = dir.join("lib.earmark");
+    small_library(Dtype::F16).save(&path).unwrap();
+    let other = Library::new(config(8, Dtype::F32));
+    other.save(&path).unwrap();
+    assert_eq!(Library::open(&path, MODEL).unwrap(), other);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("lib.earmark")]);
+}
+
+#[test]
+fn save_into_a_missing_directory_is_an_io_error() {
+    let path = temp_dir("missing-dir").join("no/such/dir/lib.earmark");
+    assert!(matches!(
+        small_library(Dtype::F16).save(&path),
+        Err(Error::Io { .. })
+    ));
+}
+
+/// Saves the small library and returns its path and bytes.
+fn saved(name: &str) -> (std::path::PathBuf, Vec<u8>) {
+    let path = temp_dir(name).join("lib.earmark");
+    small_library(Dtype::F16).save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+#[test]
+fn truncated_files_are_refused() {
+    let (path, bytes) = saved("truncated");
+    for len in [
+        0,
+        1,
+        7,
+        8,
+        40,
+        71,
+        72,
+        100,
+        bytes.len() / 2,
+        bytes.len() - 9,
+        bytes.len() - 1,
+    ] {
+        std::fs::write(&path, &bytes[..len]).unwrap();
+        let problem = index_problem(Library::open(&path, MODEL));
+        assert!(problem.contains("truncated"), "length {len}: {problem}");
+    }
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"junk");
+    std::fs::write(&path, &longer).unwrap();
+    let problem = index_problem(Library::open(&path, MODEL));
+    assert!(problem.contains("4 unexpected bytes"), "{problem}");
+}
+
+#[test]
+fn foreign_file_is_refused() {
+    let (path, mut bytes) = saved("foreign");
+    bytes[..8].copy_from_slice(b"RIFF\0\0\0\0");
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(index_problem(Library::open(&path, MODEL)).contains("not an earmark index"));
+}
+
+#[test]
+fn future_version_is_refused_with_an_upgrade_hint() {
+    let (path, mut bytes) = saved("future");
+    bytes[8..12].copy_from_slice(&(format::VERSION + 1).to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let problem = index_problem(Library::open(&path, MODEL));
+    assert!(
+        problem.contains("newer earmark") && problem.contains("version 2"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn index_of_another_model_is_refused() {
+    let (path, _) = saved("other-model");
+    let problem = index_problem(Library::open(&path, MODEL ^ 1));
+    assert!(problem.contains("another model"), "{problem}");
+}
+
+#[test]
+fn corrupted_body_fails_the_checksum() {
+    let (path, mut bytes) = saved("checksum");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(index_problem(Library::open(&path, MODEL)).contains("checksum mismatch"));
+}
+
+#[test]
+fn every_header_byte_and_random_body_bytes_are_protected() {
+    let (path, bytes) = saved("flips");
+    let mut rng = StdRng::seed_from_u64(3);
+    // Every byte of the header, the last bytes (the file checksum), and random positions.
+    let random: Vec<usize> = (0..200).map(|_| rng.random_range(0..bytes.len())).collect();
+    for at in (0..72).chain(bytes.len() - 8..bytes.len()).chain(random) {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 1 << rng.random_range(0..8);
+        std::fs::write(&path, &damaged).unwrap();
+        let problem = index_problem(Library::open(&path, MODEL));
+        assert!(!problem.is_empty(), "byte {at}");
+    }
+}
+
+#[test]
+fn consistent_but_wrong_bodies_are_refused() {
+    // A file whose checksums are right but whose content is inconsistent (written by a
+    // buggy or hostile tool) must still be refused.
+    let dir = temp_dir("inconsistent");
+    let library = small_library(Dtype::F32);
+    type Damage = Box<dyn Fn(&mut Library)>;
+    let cases: Vec<(&str, Damage)> = vec![
+        (
+            "offsets decrease",
+            Box::new(|l: &mut Library| l.offsets[3] = l.offsets[4] + 1),
+        ),
+        (
+            "both hold segment",
+            Box::new(|l: &mut Library| l.segment_of_row[1] = l.segment_of_row[0]),
+        ),
+        (
+            "not finite",
+            Box::new(|l: &mut Library| {
+                if let crate::index::Rows::F32(v) = &mut l.rows {
+                    v[5] = f32::NAN;
+                }
+            }),
+        ),
+        (
+            "listed twice",
+            Box::new(|l: &mut Library| l.tracks[1].path = l.tracks[0].path.clone()),
+        ),
+        (
+            "duration",
+            Box::new(|l: &mut Library| l.tracks[0].duration_s = -1.0),
+        ),
+    ];
+    for (expected, damage) in cases {
+        let mut bad = library.clone();
+        damage(&mut bad);
+        let path = dir.join("bad.earmark");
+        bad.save(&path).unwrap();
+        let problem = index_problem(Library::open(&path, MODEL));
+        assert!(problem.contains(expected), "{expected}: {problem}");
+    }
+}
