@@ -1,3 +1,4 @@
 //! Losses, Sinkhorn, optimiser, data pipeline and training loop.
 
 mod gemm;
+pub mod sinkhorn;
