@@ -1,1 +1,5 @@
 //! Losses, Sinkhorn, optimiser, data pipeline and training loop.
+
+mod gemm;
+pub mod loss;
+pub mod sinkhorn;
