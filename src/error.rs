@@ -14,7 +14,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug)]
 pub enum Error {
     /// Reading or writing a file failed at the operating-system level.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// An audio file could not be decoded, or its content is unusable
     /// (truncated, silent, non-finite samples, absurd channel count or rate, ...).
     Audio { path: PathBuf, problem: String },
@@ -31,16 +34,28 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
     pub fn audio(path: impl AsRef<Path>, problem: impl Into<String>) -> Self {
-        Error::Audio { path: path.as_ref().to_path_buf(), problem: problem.into() }
+        Error::Audio {
+            path: path.as_ref().to_path_buf(),
+            problem: problem.into(),
+        }
     }
     pub fn index(path: impl AsRef<Path>, problem: impl Into<String>) -> Self {
-        Error::Index { path: path.as_ref().to_path_buf(), problem: problem.into() }
+        Error::Index {
+            path: path.as_ref().to_path_buf(),
+            problem: problem.into(),
+        }
     }
     pub fn weights(path: impl AsRef<Path>, problem: impl Into<String>) -> Self {
-        Error::Weights { path: path.as_ref().to_path_buf(), problem: problem.into() }
+        Error::Weights {
+            path: path.as_ref().to_path_buf(),
+            problem: problem.into(),
+        }
     }
     pub fn gpu(problem: impl Into<String>) -> Self {
         Error::Gpu(problem.into())

@@ -9,8 +9,8 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 /// 0 = not yet read from the environment, 1 = off, 2 = on.
@@ -47,7 +47,11 @@ pub fn enable(on: bool) {
 /// the time is recorded when the guard drops. Free when profiling is off.
 #[inline]
 pub fn scope(op: &'static str, flops: u64) -> Scope {
-    Scope { start: enabled().then(Instant::now), op, flops }
+    Scope {
+        start: enabled().then(Instant::now),
+        op,
+        flops,
+    }
 }
 
 /// Guard returned by [`scope`].
@@ -69,7 +73,10 @@ impl Drop for Scope {
 /// Adds one call of `op` to the table.
 pub fn record(op: &'static str, time: Duration, flops: u64) {
     let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
-    let e = table.get_or_insert_with(HashMap::new).entry(op).or_default();
+    let e = table
+        .get_or_insert_with(HashMap::new)
+        .entry(op)
+        .or_default();
     e.calls += 1;
     e.time += time;
     e.flops += flops;
@@ -78,7 +85,10 @@ pub fn record(op: &'static str, time: Duration, flops: u64) {
 /// The recorded entries, sorted by total time (largest first).
 pub fn snapshot() -> Vec<(&'static str, Entry)> {
     let table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut rows: Vec<_> = table.iter().flat_map(|t| t.iter().map(|(k, v)| (*k, *v))).collect();
+    let mut rows: Vec<_> = table
+        .iter()
+        .flat_map(|t| t.iter().map(|(k, v)| (*k, *v)))
+        .collect();
     rows.sort_by(|a, b| b.1.time.cmp(&a.1.time).then(a.0.cmp(b.0)));
     rows
 }
@@ -94,14 +104,34 @@ pub fn report() -> String {
     let rows = snapshot();
     let total: f64 = rows.iter().map(|(_, e)| e.time.as_secs_f64()).sum();
     let mut out = String::new();
-    let _ = writeln!(out, "{:<28} {:>9} {:>11} {:>7} {:>9}", "op", "calls", "ms", "%", "GFLOP/s");
+    let _ = writeln!(
+        out,
+        "{:<28} {:>9} {:>11} {:>7} {:>9}",
+        "op", "calls", "ms", "%", "GFLOP/s"
+    );
     for (op, e) in &rows {
         let s = e.time.as_secs_f64();
         let pct = if total > 0.0 { 100.0 * s / total } else { 0.0 };
-        let gflops = if e.flops > 0 && s > 0.0 { format!("{:.1}", e.flops as f64 / s / 1e9) } else { String::new() };
-        let _ = writeln!(out, "{op:<28} {:>9} {:>11.2} {pct:>7.1} {gflops:>9}", e.calls, s * 1e3);
+        let gflops = if e.flops > 0 && s > 0.0 {
+            format!("{:.1}", e.flops as f64 / s / 1e9)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{op:<28} {:>9} {:>11.2} {pct:>7.1} {gflops:>9}",
+            e.calls,
+            s * 1e3
+        );
     }
-    let _ = writeln!(out, "{:<28} {:>9} {:>11.2} {:>7.1}", "total", "", total * 1e3, 100.0);
+    let _ = writeln!(
+        out,
+        "{:<28} {:>9} {:>11.2} {:>7.1}",
+        "total",
+        "",
+        total * 1e3,
+        100.0
+    );
     out
 }
 
@@ -121,6 +151,10 @@ mod tests {
         assert_eq!(rows[slow].1.calls, 2);
         let text = report();
         // 6 GFLOP in 60 ms = 100 GFLOP/s.
-        assert!(text.lines().any(|l| l.starts_with("test.slow") && l.trim_end().ends_with("100.0")), "{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("test.slow") && l.trim_end().ends_with("100.0")),
+            "{text}"
+        );
     }
 }
