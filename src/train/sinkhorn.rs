@@ -117,18 +117,9 @@ pub fn bit_sign(bucket: u32, i: usize) -> f32 {
     if (bucket >> i) & 1 == 1 { 1.0 } else { -1.0 }
 }
 
-/// The best-scoring bucket of a code: bit i set iff q_i > 0 (q_i = 0 scores the same
-/// either way and maps to −1).
-pub fn sign_bucket(q: &[f32]) -> u32 {
-    assert!(
-        q.len() <= 32,
-        "sign_bucket: K = {} does not fit a u32 bucket id",
-        q.len()
-    );
-    q.iter()
-        .enumerate()
-        .fold(0, |k, (i, &x)| if x > 0.0 { k | 1 << i } else { k })
-}
+/// The best-scoring bucket of a code, with the index's key convention (bit i set iff
+/// q_i ≥ 0; see `earmark_kernels::probe::bucket_key`), so training and search agree.
+pub use earmark_kernels::probe::bucket_key as sign_bucket;
 
 /// The target bucket marginal of the transport plan; see the module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
