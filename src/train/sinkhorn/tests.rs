@@ -248,7 +248,7 @@ fn balanced_assignment_fills_buckets_more_evenly_than_argmax() {
 fn sign_bucket_is_the_best_scoring_bucket() {
     let q = [0.5f32, -0.1, 0.0, 0.8];
     let k = sign_bucket(&q);
-    assert_eq!(k, 0b1001);
+    assert_eq!(k, 0b1101, "q_i = 0 maps to +1, as in the index");
     let score = |b: u32| {
         q.iter()
             .enumerate()
