@@ -281,3 +281,14 @@ fn empty_query_gives_zero_scores() {
     scan_f16(&[], &[], &mut out);
     assert_eq!(out, [0.0; 3]);
 }
+
+#[test]
+fn forcing_an_unavailable_isa_panics() {
+    // No CPU has both NEON and AVX2, so one of them is always missing.
+    let missing = Isa::ALL
+        .into_iter()
+        .find(|isa| !isa.is_available())
+        .unwrap();
+    let result = std::panic::catch_unwind(|| scan_f32_with(missing, &[1.0], &[1.0], &mut [0.0]));
+    assert!(result.is_err(), "{missing:?}");
+}
