@@ -44,8 +44,16 @@ impl ProbeSlot {
     };
 
     /// Heap order: lower cost first, then lower flip mask (for determinism).
+    #[inline]
     fn before(&self, other: &ProbeSlot) -> bool {
-        self.cost < other.cost || (self.cost == other.cost && self.flips < other.flips)
+        self.order() < other.order()
+    }
+
+    /// (cost, flips) as one integer: a cost is a sum of magnitudes, so it is ≥ +0 (or +∞),
+    /// where the f32 bit patterns are ordered like the values.
+    #[inline]
+    fn order(&self) -> u64 {
+        u64::from(self.cost.to_bits()) << 32 | u64::from(self.flips)
     }
 }
 
