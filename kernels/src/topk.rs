@@ -88,12 +88,14 @@ impl<'a> TopK<'a> {
             "TopK::push_scores: ids {first_id} + {} overflow u32",
             scores.len()
         );
+        let (blocks, rest) = scores.as_chunks::<BLOCK>();
         let mut id = first_id;
-        for block in scores.chunks(BLOCK) {
+        for block in blocks {
             if let Some((threshold, _)) = self.worst() {
                 // Only scores ≥ the worst kept one can enter (equal ones by a lower id).
+                // A fixed-size block compiles to a few vector compares.
                 if !block.iter().fold(false, |any, &s| any | (s >= threshold)) {
-                    id += block.len() as u32;
+                    id += BLOCK as u32;
                     continue;
                 }
             }
@@ -101,6 +103,10 @@ impl<'a> TopK<'a> {
                 self.push(score, id);
                 id += 1;
             }
+        }
+        for &score in rest {
+            self.push(score, id);
+            id += 1;
         }
     }
 

@@ -6,11 +6,12 @@
 //! ties broken by the larger summed similarity, then by the lower track and start so that
 //! the order is total. Votes never mix tracks.
 //!
-//! Sort-based, on a caller buffer with one slot per vote: [`VoteTally::add`] records votes
-//! in O(1) each; [`VoteTally::tally`] sorts them by (track, start) in O(V log V) (core's
-//! in-place unstable sort: no allocation), merges equal alignments in one O(V) pass and
-//! ranks the C distinct alignments in O(C log C). The summed similarity does not depend on
-//! the order votes were added: within an alignment they are summed in ascending similarity.
+//! Sort-based, on a caller buffer with one slot per vote: [`VoteTally::add`] records
+//! votes in O(1) each; [`VoteTally::tally`] sorts them by (track, start) in O(V log V)
+//! (core's in-place unstable sort on one u128 key: no allocation), merges equal
+//! alignments in one O(V) pass and ranks the C distinct alignments in O(C log C). The
+//! summed similarity does not depend on the order votes were added: within an alignment
+//! they are summed in ascending similarity.
 
 use core::cmp::Ordering;
 
@@ -55,6 +56,21 @@ impl Candidate {
 
     fn alignment(&self) -> (u32, i64) {
         (self.track, self.start)
+    }
+
+    /// One integer ordering votes by (track, start, similarity): a single u128 compare per
+    /// step of the sort. Bits 96..128: track; 32..66: start + 2^32 (a vote's start is
+    /// segment − o with both u32, so it lies in (−2^32, 2^32)); 0..32: the similarity's
+    /// bits mapped to an unsigned order (as `f32::total_cmp`).
+    fn vote_key(&self) -> u128 {
+        let start = (self.start + (1 << 32)) as u128;
+        let bits = self.similarity.to_bits();
+        let similarity = if bits >> 31 == 1 {
+            !bits
+        } else {
+            bits | 1 << 31
+        };
+        u128::from(self.track) << 96 | start << 32 | u128::from(similarity)
     }
 }
 
@@ -119,11 +135,7 @@ impl<'a> VoteTally<'a> {
     /// place at the start of the buffer.
     pub fn tally(self) -> &'a mut [Candidate] {
         let votes = &mut self.buffer[..self.len];
-        votes.sort_unstable_by(|a, b| {
-            a.alignment()
-                .cmp(&b.alignment())
-                .then(a.similarity.total_cmp(&b.similarity))
-        });
+        votes.sort_unstable_by_key(Candidate::vote_key);
         let mut distinct = 0;
         for i in 0..votes.len() {
             let vote = votes[i];
@@ -292,6 +304,40 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn vote_key_orders_like_the_tuple() {
+        let extreme = (1i64 << 32) - 1;
+        let mut votes = std::vec::Vec::new();
+        for track in [0, 1, u32::MAX] {
+            for start in [-extreme, -1, 0, 1, extreme] {
+                for similarity in [
+                    f32::NEG_INFINITY,
+                    -1.5,
+                    -0.0,
+                    0.0,
+                    1e-30,
+                    2.0,
+                    f32::INFINITY,
+                ] {
+                    votes.push(Candidate {
+                        track,
+                        start,
+                        votes: 1,
+                        similarity,
+                    });
+                }
+            }
+        }
+        let mut by_key = votes.clone();
+        by_key.sort_by_key(Candidate::vote_key);
+        votes.sort_by(|a, b| {
+            a.alignment()
+                .cmp(&b.alignment())
+                .then(a.similarity.total_cmp(&b.similarity))
+        });
+        assert_eq!(by_key, votes);
     }
 
     #[test]

@@ -1,24 +1,25 @@
-//! AVX-512F scans: 16 f32 lanes per step, 8 rows at a time.
+//! AVX-512F scans: 16 f32 lanes per vector, two rows at a time in memory order.
 //!
-//! The same plan as [`super::avx2`] with vectors twice as wide: one query vector, 8
-//! accumulators (one per row), f16 rows widened with `vcvtph2ps zmm` (AVX-512F), i8 rows
-//! with `vpmovsxbd zmm` + `vcvtdq2ps`. Each accumulator is folded to 8 lanes and the 8
-//! rows are then summed with the AVX2 reduction. The last d mod 16 values of each row
-//! and the last n mod 8 rows use narrower code.
+//! The same plan as [`super::avx2`] with vectors twice as wide: two adjacent rows share
+//! each query vector, with 2 accumulators per row; f16 rows widen with `vcvtph2ps zmm`
+//! (AVX-512F). Each row's lanes are folded to 8 and summed with the AVX2 reductions.
+//! d = 128 is compiled as a constant. The last d mod 16 values of each row are summed in
+//! scalar code. (The i8 scan uses the AVX2 integer code, see [`super::int8`].)
 //!
-//! Callers must have checked the shapes (`db.len() = out.len() · d`, d ≥ 1,
-//! `scales.len() = out.len()`) and that the CPU has AVX-512F, AVX2, FMA and F16C.
+//! Callers must have checked the shapes (`db.len() = out.len() · d`, d ≥ 1) and that the
+//! CPU has AVX-512F, AVX2, FMA and F16C.
 
 use core::arch::x86_64::*;
 
-use super::avx2::{reduce1, reduce8};
-use super::scaled;
+use super::EMBEDDING;
+use super::avx2::{reduce1, reduce2};
 use crate::half::f16_to_f32;
 
 /// f32 lanes per vector.
 const LANES: usize = 16;
-/// Rows scored together.
-const ROWS: usize = 8;
+/// Independent accumulators per row: 2 × 16 lanes = 32 values per step, so d = 128
+/// takes 4 steps per row (8 FMA chains for a pair of rows).
+const ACCS: usize = 2;
 
 /// A database element type whose values widen to f32 lanes.
 trait Element: Copy {
@@ -58,88 +59,92 @@ impl Element for u16 {
     }
 }
 
-impl Element for i8 {
-    #[inline(always)]
-    unsafe fn load(p: *const i8) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable i8 (16 bytes) at `p` and AVX-512F.
-        unsafe { _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(p.cast()))) }
-    }
-
-    #[inline(always)]
-    fn widen(self) -> f32 {
-        f32::from(self)
-    }
-}
-
 /// [`super::scan_f32`] on AVX-512F.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub fn scan_f32(query: &[f32], db: &[f32], out: &mut [f32]) {
-    scan(query, db, None, out);
+    scan(query, db, out);
 }
 
 /// [`super::scan_f16`] on AVX-512F.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub fn scan_f16(query: &[f32], db: &[u16], out: &mut [f32]) {
-    scan(query, db, None, out);
+    scan(query, db, out);
 }
 
-/// [`super::scan_i8`] on AVX-512F.
+/// `out[r] = Σ_i query[i] · db[r·d + i]`.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-pub fn scan_i8(query: &[f32], db: &[i8], scales: &[f32], out: &mut [f32]) {
-    scan(query, db, Some(scales), out);
+fn scan<E: Element>(query: &[f32], db: &[E], out: &mut [f32]) {
+    if query.len() == EMBEDDING {
+        scan_pairs::<E, EMBEDDING>(query, db, out);
+    } else {
+        scan_pairs::<E, 0>(query, db, out);
+    }
 }
 
-/// `out[r] = scale_r · Σ_i query[i] · db[r·d + i]` with scale_r = `scales[r]` or 1.
+/// [`scan`] two rows at a time, with d = `FIXED_D` as a compile-time constant (its loops
+/// unroll fully), or d = `query.len()` if `FIXED_D` = 0.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-fn scan<E: Element>(query: &[f32], db: &[E], scales: Option<&[f32]>, out: &mut [f32]) {
-    let d = query.len();
+fn scan_pairs<E: Element, const FIXED_D: usize>(query: &[f32], db: &[E], out: &mut [f32]) {
+    let d = if FIXED_D == 0 { query.len() } else { FIXED_D };
+    let query = &query[..d];
     // Values of each row covered by whole vectors.
     let body = d - d % LANES;
-    let (head, rest) = query.split_at(body);
-    let blocks = out.len() / ROWS;
-    let blocked = db
-        .chunks_exact(ROWS * d)
-        .zip(out.chunks_exact_mut(ROWS))
-        .enumerate();
-    for (b, (block, scores)) in blocked {
-        let mut acc = [_mm512_setzero_ps(); ROWS];
-        for i in (0..body).step_by(LANES) {
-            // SAFETY: i + LANES ≤ body ≤ d = query.len().
-            let q = unsafe { _mm512_loadu_ps(head.as_ptr().add(i)) };
-            for (r, a) in acc.iter_mut().enumerate() {
-                // SAFETY: r·d + i + LANES ≤ r·d + d ≤ ROWS·d = block.len(); AVX-512F is
-                // enabled on this function.
-                let x = unsafe { E::load(block.as_ptr().add(r * d + i)) };
-                *a = _mm512_fmadd_ps(q, x, *a);
+    let rest = &query[body..];
+    for (two_rows, scores) in db.chunks_exact(2 * d).zip(out.chunks_exact_mut(2)) {
+        let (first, second) = two_rows.split_at(d);
+        let [a, b] = row_lanes::<E, FIXED_D, 2>(query, [first, second]);
+        let (sum_a, sum_b) = reduce2(fold(a), fold(b));
+        scores[0] = sum_a + tail(rest, &first[body..]);
+        scores[1] = sum_b + tail(rest, &second[body..]);
+    }
+    if out.len() % 2 == 1 {
+        let r = out.len() - 1;
+        let row = &db[r * d..];
+        let [lanes] = row_lanes::<E, FIXED_D, 1>(query, [row]);
+        out[r] = reduce1(fold(lanes)) + tail(rest, &row[body..]);
+    }
+}
+
+/// Lane-wise partial sums of `query · row` for R rows side by side, over the first
+/// d − d mod 16 values (d as in [`scan_pairs`]; every row is d long).
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+fn row_lanes<E: Element, const FIXED_D: usize, const R: usize>(
+    query: &[f32],
+    rows: [&[E]; R],
+) -> [__m512; R] {
+    let d = if FIXED_D == 0 { query.len() } else { FIXED_D };
+    assert!(
+        query.len() == d && rows.iter().all(|row| row.len() == d),
+        "row_lanes: a row is not d = {d} long"
+    );
+    let mut acc = [[_mm512_setzero_ps(); ACCS]; R];
+    let mut i = 0;
+    while i + ACCS * LANES <= d {
+        for k in 0..ACCS {
+            let at = i + k * LANES;
+            // SAFETY: at + LANES ≤ i + ACCS·LANES ≤ d = query.len().
+            let q = unsafe { _mm512_loadu_ps(query.as_ptr().add(at)) };
+            for (row, acc) in rows.iter().zip(&mut acc) {
+                // SAFETY: at + LANES ≤ d = row.len(); AVX-512F is enabled here.
+                let x = unsafe { E::load(row.as_ptr().add(at)) };
+                acc[k] = _mm512_fmadd_ps(q, x, acc[k]);
             }
         }
-        let folded: [__m256; ROWS] = core::array::from_fn(|r| fold(acc[r]));
-        let mut sums = [0.0f32; ROWS];
-        // SAFETY: `sums` holds ROWS = 8 f32, the width of `reduce8`'s result.
-        unsafe { _mm256_storeu_ps(sums.as_mut_ptr(), reduce8(folded)) };
-        for (r, score) in scores.iter_mut().enumerate() {
-            let row_tail = &block[r * d + body..(r + 1) * d];
-            *score = scaled(scales, b * ROWS + r, sums[r] + tail(rest, row_tail));
-        }
+        i += ACCS * LANES;
     }
-    let first_single = blocks * ROWS;
-    let singles = db[first_single * d..]
-        .chunks_exact(d)
-        .zip(&mut out[first_single..]);
-    for (r, (row, score)) in (first_single..).zip(singles) {
-        let mut acc = _mm512_setzero_ps();
-        for i in (0..body).step_by(LANES) {
-            // SAFETY: i + LANES ≤ body ≤ d = query.len() = row.len().
-            let (q, x) = unsafe {
-                (
-                    _mm512_loadu_ps(head.as_ptr().add(i)),
-                    E::load(row.as_ptr().add(i)),
-                )
-            };
-            acc = _mm512_fmadd_ps(q, x, acc);
+    while i + LANES <= d {
+        // SAFETY: i + LANES ≤ d = query.len().
+        let q = unsafe { _mm512_loadu_ps(query.as_ptr().add(i)) };
+        for (row, acc) in rows.iter().zip(&mut acc) {
+            // SAFETY: i + LANES ≤ d = row.len(); AVX-512F is enabled here.
+            let x = unsafe { E::load(row.as_ptr().add(i)) };
+            acc[0] = _mm512_fmadd_ps(q, x, acc[0]);
         }
-        *score = scaled(scales, r, reduce1(fold(acc)) + tail(rest, &row[body..]));
+        i += LANES;
     }
+    // ACCS = 2 accumulators per row.
+    acc.map(|[a0, a1]| _mm512_add_ps(a0, a1))
 }
 
 /// Adds the upper 8 lanes of `v` to its lower 8.

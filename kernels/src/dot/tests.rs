@@ -108,35 +108,112 @@ fn scan_f16_equals_scalar_and_exact_on_every_isa() {
 
 #[test]
 fn scan_i8_equals_scalar_and_exact_on_every_isa() {
+    // Integer sums are exact in every path, so real-valued queries and scales work too.
     let mut rng = Rng::new(0x18);
     check_each_case(|case| {
-        // i8 rows use the full range; sums stay below 8 · 127 · 300 < 2^24.
-        let db8: Vec<i8> = case.db.iter().map(|_| rng.int(-127, 127) as i8).collect();
+        let real_query: Vec<f32> = case.query().iter().map(|_| rng.unit()).collect();
+        let mut query = std::vec![0i16; case.d];
+        let query_scale = quantize_query_i16(&real_query, &mut query);
+        let db8: Vec<i8> = (0..case.n * case.d + case.offset)
+            .map(|_| rng.int(-128, 127) as i8)
+            .collect();
         let db8 = &db8[case.offset..];
-        // Powers of two keep `scale · sum` exact.
-        let scales: Vec<f32> = (0..case.n).map(|r| [0.25, 1.0, 2.0, 0.0][r % 4]).collect();
+        let scales: Vec<f32> = (0..case.n).map(|_| rng.unit()).collect();
         let exact: Vec<f32> = (0..case.n)
             .map(|r| {
                 let row = &db8[r * case.d..(r + 1) * case.d];
-                let sum: i64 = case
-                    .query()
+                let sum: i64 = query
                     .iter()
                     .zip(row)
-                    .map(|(&q, &x)| q as i64 * i64::from(x))
+                    .map(|(&q, &x)| i64::from(q) * i64::from(x))
                     .sum();
-                scales[r] * sum as f32
+                // d = 0 gives +0 (the empty sum), whatever the sign of the scales.
+                if case.d == 0 {
+                    0.0
+                } else {
+                    (scales[r] * query_scale) * i32::try_from(sum).unwrap() as f32
+                }
             })
             .collect();
         for isa in Isa::available() {
             let mut out = std::vec![f32::NAN; case.n];
-            scan_i8_with(isa, case.query(), db8, &scales, &mut out);
+            scan_i8_with(isa, &query, query_scale, db8, &scales, &mut out);
             assert_eq!(
-                out, exact,
+                bits(&out),
+                bits(&exact),
                 "{isa:?} d {} n {} offset {}",
-                case.d, case.n, case.offset
+                case.d,
+                case.n,
+                case.offset
             );
         }
     });
+}
+
+#[test]
+fn scan_i8_wraps_identically_without_the_query_bound() {
+    // |Σ| = 1000 · 32768 · 128 > 2^31: the i32 sums wrap, the same way in every path.
+    let d = 1000;
+    let query = std::vec![i16::MIN; d];
+    let db = std::vec![i8::MIN; 3 * d];
+    let mut want = [0.0; 3];
+    scan_i8_with(Isa::Scalar, &query, 1.0, &db, &[1.0; 3], &mut want);
+    assert_eq!(want[0], (1000i64 * 32768 * 128) as i32 as f32);
+    for isa in Isa::available() {
+        let mut out = [0.0; 3];
+        scan_i8_with(isa, &query, 1.0, &db, &[1.0; 3], &mut out);
+        assert_eq!(out, want, "{isa:?}");
+    }
+}
+
+#[test]
+fn scan_i8_approximates_the_float_dot_product() {
+    let mut rng = Rng::new(5);
+    let (d, n) = (128, 20);
+    let query: Vec<f32> = (0..d).map(|_| rng.unit()).collect();
+    let db: Vec<f32> = (0..n * d).map(|_| rng.unit()).collect();
+    let mut db8 = std::vec![0i8; n * d];
+    let scales: Vec<f32> = db
+        .chunks_exact(d)
+        .zip(db8.chunks_exact_mut(d))
+        .map(|(row, q)| quantize_i8(row, q))
+        .collect();
+    let mut query16 = std::vec![0i16; d];
+    let query_scale = quantize_query_i16(&query, &mut query16);
+    let mut out = std::vec![0.0; n];
+    scan_i8(&query16, query_scale, &db8, &scales, &mut out);
+    let mut want = std::vec![0.0; n];
+    scan_f32(&query, &db, &mut want);
+    for (got, want) in out.iter().zip(&want) {
+        // Each row value is off by ≤ scale/2 ≤ 1/254; Σ|q| ≤ 128.
+        assert!((got - want).abs() < 128.0 / 254.0 * 0.5, "{got} vs {want}");
+    }
+}
+
+#[test]
+fn quantize_query_i16_bounds_the_sums() {
+    let mut rng = Rng::new(6);
+    for (d, limit) in [(128, 32767), (512, 32767), (2000, 8388)] {
+        let query: Vec<f32> = (0..d).map(|_| rng.unit() * 5.0).collect();
+        let mut q = std::vec![0i16; d];
+        let scale = quantize_query_i16(&query, &mut q);
+        assert_eq!(
+            q.iter().map(|v| v.unsigned_abs()).max(),
+            Some(limit),
+            "d {d}"
+        );
+        assert!((d * 128 * limit as usize) <= i32::MAX as usize);
+        for (&x, &v) in query.iter().zip(&q) {
+            assert!(
+                (x - scale * f32::from(v)).abs() <= scale * 0.5 + 1e-6,
+                "{x} vs {v}"
+            );
+        }
+    }
+}
+
+fn bits(xs: &[f32]) -> Vec<u32> {
+    xs.iter().map(|x| x.to_bits()).collect()
 }
 
 #[test]
@@ -203,4 +280,15 @@ fn empty_query_gives_zero_scores() {
     let mut out = [1.0f32; 3];
     scan_f16(&[], &[], &mut out);
     assert_eq!(out, [0.0; 3]);
+}
+
+#[test]
+fn forcing_an_unavailable_isa_panics() {
+    // No CPU has both NEON and AVX2, so one of them is always missing.
+    let missing = Isa::ALL
+        .into_iter()
+        .find(|isa| !isa.is_available())
+        .unwrap();
+    let result = std::panic::catch_unwind(|| scan_f32_with(missing, &[1.0], &[1.0], &mut [0.0]));
+    assert!(result.is_err(), "{missing:?}");
 }

@@ -44,8 +44,16 @@ impl ProbeSlot {
     };
 
     /// Heap order: lower cost first, then lower flip mask (for determinism).
+    #[inline]
     fn before(&self, other: &ProbeSlot) -> bool {
-        self.cost < other.cost || (self.cost == other.cost && self.flips < other.flips)
+        self.order() < other.order()
+    }
+
+    /// (cost, flips) as one integer: a cost is a sum of magnitudes, so it is ≥ +0 (or +∞),
+    /// where the f32 bit patterns are ordered like the values.
+    #[inline]
+    fn order(&self) -> u64 {
+        u64::from(self.cost.to_bits()) << 32 | u64::from(self.flips)
     }
 }
 
@@ -183,11 +191,16 @@ impl<'a> Probe<'a> {
         true
     }
 
-    /// Removes and returns the cheapest slot (the heap must not be empty).
-    fn pop(&mut self) -> ProbeSlot {
-        let top = self.heap[0];
-        self.len -= 1;
-        self.heap[0] = self.heap[self.len];
+    /// Replaces the cheapest slot (the root) by `slot`, or removes it if `slot` is
+    /// `None`, and restores the heap order (the heap must not be empty).
+    fn replace_root(&mut self, slot: Option<ProbeSlot>) {
+        match slot {
+            Some(slot) => self.heap[0] = slot,
+            None => {
+                self.len -= 1;
+                self.heap[0] = self.heap[self.len];
+            }
+        }
         let mut parent = 0;
         loop {
             let left = 2 * parent + 1;
@@ -206,7 +219,6 @@ impl<'a> Probe<'a> {
             self.heap.swap(child, parent);
             parent = child;
         }
-        top
     }
 
     /// The flip set {0} (the cheapest bit), the only successor of ∅.
@@ -219,11 +231,12 @@ impl<'a> Probe<'a> {
         }
     }
 
-    /// Pushes the two successors of `slot`; false if the storage overflowed.
-    fn push_successors(&mut self, slot: ProbeSlot) -> bool {
+    /// The successors of `slot`, "add next" and "replace last by next", if it has any
+    /// (both exist iff the last sorted position is below K − 1).
+    fn successors(&self, slot: ProbeSlot) -> Option<(ProbeSlot, ProbeSlot)> {
         let next = usize::from(slot.last) + 1;
         if next == self.bits {
-            return true;
+            return None;
         }
         let next_bit = 1u32 << self.bit[next];
         let last_bit = 1u32 << self.bit[usize::from(slot.last)];
@@ -239,7 +252,7 @@ impl<'a> Probe<'a> {
             flips: (slot.flips & !last_bit) | next_bit,
             last: next as u8,
         };
-        self.push(add) && self.push(replace)
+        Some((add, replace))
     }
 }
 
@@ -263,8 +276,14 @@ impl Iterator for Probe<'_> {
                     self.stage = Stage::Done;
                     return None;
                 }
-                let slot = self.pop();
-                if !self.push_successors(slot) {
+                // Pop the cheapest set and push its successors: the first one takes the
+                // root's place (one sift instead of two).
+                let slot = self.heap[0];
+                let successors = self.successors(slot);
+                self.replace_root(successors.map(|(add, _)| add));
+                if let Some((_, replace)) = successors
+                    && !self.push(replace)
+                {
                     self.stage = Stage::Done;
                 }
                 Some((self.best_key ^ slot.flips, self.score(slot.cost)))
