@@ -1,1 +1,3 @@
 //! Losses, Sinkhorn, optimiser, data pipeline and training loop.
+
+pub mod optim;
