@@ -353,6 +353,13 @@ mod tests {
         );
     }
 
+    /// Threads may share one store for inference, each with its own tape.
+    #[test]
+    fn store_is_send_and_sync() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<ParamStore>();
+    }
+
     #[test]
     #[should_panic(expected = "`a.bias` is already registered")]
     fn duplicate_registration_panics() {

@@ -10,6 +10,7 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::params::{ParamId, ParamStore};
 use crate::tensor::Tensor;
@@ -22,6 +23,8 @@ struct Node {
     value: Arc<Tensor>,
     /// Index into the tape's gradient slots; `None` if no gradient flows to this value.
     slot: Option<usize>,
+    /// The tape the slot belongs to (slots of another tape would point at wrong gradients).
+    tape: u64,
 }
 
 impl Var {
@@ -67,6 +70,8 @@ struct Entry {
 
 /// Records ops for reverse-mode differentiation (or, in no-grad mode, only computes).
 pub struct Tape {
+    /// Unique per tape, to catch a var carried over from another tape.
+    id: u64,
     grad_enabled: bool,
     /// Shape of each gradient slot, to create a zero gradient on first use.
     shapes: Vec<Vec<usize>>,
@@ -85,7 +90,9 @@ impl Default for Tape {
 impl Tape {
     /// A tape that records ops for [`Tape::backward`].
     pub fn new() -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Tape {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             grad_enabled: true,
             shapes: Vec::new(),
             grads: Vec::new(),
@@ -119,7 +126,11 @@ impl Tape {
 
     fn var(&mut self, value: Arc<Tensor>, needs_grad: bool) -> Var {
         let slot = (needs_grad && self.grad_enabled).then(|| self.new_slot(value.shape()));
-        Var(Rc::new(Node { value, slot }))
+        Var(Rc::new(Node {
+            value,
+            slot,
+            tape: self.id,
+        }))
     }
 
     /// A value that receives no gradient (data, targets, fixed tables).
@@ -162,6 +173,15 @@ impl Tape {
         B: FnOnce(&Tensor, &mut [Option<&mut Tensor>]) + 'static,
     {
         let needs_grad = inputs.iter().any(|v| v.requires_grad());
+        if needs_grad && self.grad_enabled {
+            let foreign = inputs
+                .iter()
+                .any(|v| v.requires_grad() && v.0.tape != self.id);
+            assert!(
+                !foreign,
+                "{op}: an input that requires grad was made on another tape"
+            );
+        }
         let out = self.var(Arc::new(out), needs_grad);
         if let Some(slot) = out.slot() {
             let backward = Box::new(make_backward(&out));
@@ -232,6 +252,10 @@ impl Tape {
             out.shape(),
             grad.shape()
         );
+        assert!(
+            out.0.tape == self.id,
+            "backward: the output was made on another tape"
+        );
         let slot = out
             .slot()
             .expect("backward: the output does not depend on anything that requires grad");
@@ -278,6 +302,10 @@ impl Tape {
     /// The gradient of `v` after [`Tape::backward`]; `None` if `v` needs no gradient or
     /// none reached it.
     pub fn grad(&self, v: &Var) -> Option<&Tensor> {
+        assert!(
+            v.slot().is_none() || v.0.tape == self.id,
+            "grad: the var was made on another tape"
+        );
         v.slot().and_then(|s| self.grads[s].as_ref())
     }
 

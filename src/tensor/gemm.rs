@@ -152,8 +152,9 @@ mod tests {
     use rand::rngs::StdRng;
 
     /// The fast GEMM equals the triple loop for all four transpose combinations, ragged
-    /// sizes (around the 8×8 / 16×… micro-kernel tiles and a size large enough to be split
-    /// across threads), and both beta = 0 (C holds garbage) and beta ≠ 0.
+    /// sizes (around the micro-kernel tiles, and 257×67×255, where m·k + k·n ≥ 2·2¹⁴ makes
+    /// matrixmultiply split the work over two threads unless `MATMUL_NUM_THREADS=1`), and
+    /// both beta = 0 (C holds garbage) and beta ≠ 0.
     #[test]
     fn gemm_matches_naive_for_all_transposes_and_ragged_sizes() {
         let mut rng = StdRng::seed_from_u64(7);

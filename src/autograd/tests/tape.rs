@@ -99,3 +99,25 @@ fn custom_op_that_breaks_a_gradient_shape_is_named() {
     });
     t.backward(&y);
 }
+
+#[test]
+#[should_panic(expected = "add: an input that requires grad was made on another tape")]
+fn vars_of_another_tape_are_refused() {
+    let mut a = Tape::new();
+    let x = a.leaf(Tensor::zeros(&[2]));
+    let mut b = Tape::new();
+    let c = b.constant(Tensor::zeros(&[2]));
+    b.add(&x, &c);
+}
+
+#[test]
+fn constants_may_be_shared_between_tapes() {
+    let mut a = Tape::new();
+    let c = a.constant(Tensor::full(&[2], 3.0));
+    let mut b = Tape::new();
+    let x = b.leaf(Tensor::full(&[2], 1.0));
+    let y = b.mul(&x, &c);
+    let l = b.sum_all(&y);
+    b.backward(&l);
+    assert_eq!(b.grad(&x).unwrap().data(), &[3.0, 3.0]);
+}
