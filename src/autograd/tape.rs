@@ -8,8 +8,10 @@
 //! entry is recorded and nothing is captured, so intermediate values are freed as soon as
 //! the caller drops their handles.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::params::{ParamId, ParamStore};
@@ -199,7 +201,9 @@ impl Tape {
     /// must accumulate (`+=`) into `grads[i]`, the gradient of `inputs[i]` (same shape), or
     /// skip it when it is `None` (that input needs no gradient). The closure is dropped
     /// unused in no-grad mode. `name` appears in panic messages (a backward that changes
-    /// a gradient's shape is caught and reported under it).
+    /// a gradient's shape is caught and reported under it), and the backward is profiled
+    /// as `"<name>.bwd"`; the caller profiles its own forward
+    /// (`crate::profile::scope(name, flops)`).
     ///
     /// ```
     /// use earmark::autograd::Tape;
@@ -226,7 +230,13 @@ impl Tape {
         out: Tensor,
         backward: impl FnOnce(&Tensor, &mut [Option<&mut Tensor>]) + 'static,
     ) -> Var {
-        self.record(name, inputs, out, |_| backward)
+        self.record(name, inputs, out, |_| {
+            let bwd = backward_name(name);
+            move |dout: &Tensor, grads: &mut [Option<&mut Tensor>]| {
+                let _p = crate::profile::scope(bwd, 0);
+                backward(dout, grads);
+            }
+        })
     }
 
     /// Reverse pass from a one-element `loss`: seeds d loss = 1 and accumulates every
@@ -318,6 +328,17 @@ impl Tape {
             }
         }
     }
+}
+
+/// `"<name>.bwd"` as a `&'static str` for the profiler, made once per distinct name (a
+/// program has a handful of custom ops, so the leaked strings are bounded).
+fn backward_name(name: &'static str) -> &'static str {
+    static NAMES: Mutex<Option<HashMap<&'static str, &'static str>>> = Mutex::new(None);
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    names
+        .get_or_insert_with(HashMap::new)
+        .entry(name)
+        .or_insert_with(|| Box::leak(format!("{name}.bwd").into_boxed_str()))
 }
 
 fn put_grad(grads: &mut [Option<Tensor>], slot: usize, g: Tensor) {
