@@ -2,4 +2,5 @@
 
 mod gemm;
 pub mod loss;
+pub mod optim;
 pub mod sinkhorn;
