@@ -97,7 +97,7 @@ fn attention_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgro
     for (var j = 0u; j < p.tokens; j++) {
         var dot = 0.0;
         for (var d = 0u; d < p.head_dim; d++) {
-            dot = fma(q[d], k_tile[j * p.head_dim + d], dot);
+            dot += q[d] * k_tile[j * p.head_dim + d];
         }
         s[j] = dot * p.scale;
         m = max(m, s[j]);
@@ -117,7 +117,7 @@ fn attention_forward(@builtin(local_invocation_index) lid: u32, @builtin(workgro
     for (var d = 0u; d < p.head_dim; d++) {
         var o = 0.0;
         for (var j = 0u; j < p.tokens; j++) {
-            o = fma(s[j], v_tile[j * p.head_dim + d], o);
+            o += s[j] * v_tile[j * p.head_dim + d];
         }
         out[out_at + d] = o;
     }
@@ -151,10 +151,10 @@ fn attention_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgr
         for (var j = 0u; j < tt; j++) {
             var dot = 0.0;
             for (var d = 0u; d < hd; d++) {
-                dot = fma(g[d], v_tile[j * hd + d], dot);
+                dot += g[d] * v_tile[j * hd + d];
             }
             dp[j] = dot;
-            pdp = fma(att_in[att_at + j], dot, pdp);
+            pdp += att_in[att_at + j] * dot;
         }
         for (var j = 0u; j < tt; j++) {
             ds_tile[t * tt + j] = att_in[att_at + j] * (dp[j] - pdp);
@@ -163,7 +163,7 @@ fn attention_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgr
         for (var d = 0u; d < hd; d++) {
             var acc = 0.0;
             for (var j = 0u; j < tt; j++) {
-                acc = fma(ds_tile[t * tt + j], k_tile[j * hd + d], acc);
+                acc += ds_tile[t * tt + j] * k_tile[j * hd + d];
             }
             dqkv[dq_at + d] += p.scale * acc;
         }
@@ -180,8 +180,8 @@ fn attention_backward(@builtin(local_invocation_index) lid: u32, @builtin(workgr
             var dk = 0.0;
             var dv = 0.0;
             for (var s = 0u; s < tt; s++) {
-                dk = fma(ds_tile[s * tt + j], qkv[qkv_row(b, s) + h * hd + d], dk);
-                dv = fma(att_in[(bh * tt + s) * tt + j], dout[(b * tt + s) * c + h * hd + d], dv);
+                dk += ds_tile[s * tt + j] * qkv[qkv_row(b, s) + h * hd + d];
+                dv += att_in[(bh * tt + s) * tt + j] * dout[(b * tt + s) * c + h * hd + d];
             }
             dqkv[dk_at + d] += p.scale * dk;
             dqkv[dv_at + d] += dv;

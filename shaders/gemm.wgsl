@@ -16,10 +16,11 @@
 // Workgroup 16×16 invocations. A workgroup owns a 64×64 tile of C; each invocation
 // keeps a 4×4 register block of it, at rows ty + 16·i and columns tx + 16·j (strided,
 // so that neighbouring invocations store neighbouring columns). K is walked in steps
-// of 16: both operands' 64×16 slices are staged in workgroup memory (k-major, one
-// padding column against bank conflicts), then each invocation does 16 rank-1
-// updates of its 4×4 block: 16 loads from workgroup memory per 16 FMAs (from
-// global memory, each element is read once per 64-wide tile).
+// of 16: both operands' 64×16 slices are staged in workgroup memory as vec4s that
+// hold one invocation's four rows (A) or four columns (B) at one k, then each
+// invocation does 16 rank-1 updates of its 4×4 block (four vec4 accumulators): two
+// vec4 workgroup-memory loads per 16 FMAs; from global memory, each element is read
+// once per 64-wide tile.
 // Dispatch: (ceil(N/64), ceil(M/64), batch).
 //
 // Specialisation: override constants TRANS_A, TRANS_B (tile-load order only);
@@ -58,11 +59,14 @@ const WG_X: u32 = 16u;    // = BN / TN
 const WG_Y: u32 = 16u;    // = BM / TM
 const THREADS: u32 = 256u;
 const LOADS: u32 = 4u;    // = BK·BM / THREADS = BK·BN / THREADS
-const A_PITCH: u32 = 65u; // BM + 1 padding column
-const B_PITCH: u32 = 65u; // BN + 1 padding column
+const PITCH: u32 = 17u;   // vec4 slots per staged k: 16 + 1 against bank conflicts
 
-var<workgroup> a_tile: array<f32, 1040>; // BK × A_PITCH, a_tile[kk·A_PITCH + row]
-var<workgroup> b_tile: array<f32, 1040>; // BK × B_PITCH, b_tile[kk·B_PITCH + col]
+// The staged slices, laid out for the inner loop: slot kk·PITCH + ty of a_tile holds
+// the 4 rows ty, ty+16, ty+32, ty+48 of op(A) at k0 + kk — exactly one invocation's
+// register-block rows — and slot kk·PITCH + tx of b_tile its 4 columns of op(B).
+// So the inner loop reads two vec4s per 16 FMAs.
+var<workgroup> a_tile: array<vec4<f32>, 272>; // BK × PITCH
+var<workgroup> b_tile: array<vec4<f32>, 272>; // BK × PITCH
 
 // op(A)[row, col] of the matrix starting at `base`, or 0 outside M×K.
 fn load_a(base: u32, row: u32, col: u32) -> f32 {
@@ -95,9 +99,12 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg:
     let col0 = wg.x * BN;
     let a_base = wg.z * p.a_stride;
     let b_base = wg.z * p.b_stride;
-    let c_base = wg.z * p.m * p.n;
-
-    var acc: array<array<f32, TN>, TM>;
+    // Row i of the register block is acc_i; its columns j = 0..3 are the vector lanes.
+    // Plain vec4 variables (no indexed arrays) stay in registers on every compiler.
+    var acc0 = vec4<f32>();
+    var acc1 = vec4<f32>();
+    var acc2 = vec4<f32>();
+    var acc3 = vec4<f32>();
     for (var k0 = 0u; k0 < p.k; k0 += BK) {
         // Stage op(A)[row0.., k0..] and op(B)[k0.., col0..]; consecutive invocations
         // walk the dimension that is contiguous in memory.
@@ -112,7 +119,7 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg:
                 r = idx / BK;
                 kk = idx % BK;
             }
-            a_tile[kk * A_PITCH + r] = load_a(a_base, row0 + r, k0 + kk);
+            a_tile[kk * PITCH + r % WG_Y][r / WG_Y] = load_a(a_base, row0 + r, k0 + kk);
             var cc: u32;
             if TRANS_B {
                 cc = idx / BK;
@@ -121,45 +128,48 @@ fn gemm(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wg:
                 kk = idx / BN;
                 cc = idx % BN;
             }
-            b_tile[kk * B_PITCH + cc] = load_b(b_base, k0 + kk, col0 + cc);
+            b_tile[kk * PITCH + cc % WG_X][cc / WG_X] = load_b(b_base, k0 + kk, col0 + cc);
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
-            var av: array<f32, TM>;
-            var bv: array<f32, TN>;
-            for (var i = 0u; i < TM; i++) {
-                av[i] = a_tile[kk * A_PITCH + ty + i * WG_Y];
-            }
-            for (var j = 0u; j < TN; j++) {
-                bv[j] = b_tile[kk * B_PITCH + tx + j * WG_X];
-            }
-            for (var i = 0u; i < TM; i++) {
-                for (var j = 0u; j < TN; j++) {
-                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-                }
-            }
+            let av = a_tile[kk * PITCH + ty];
+            let bv = b_tile[kk * PITCH + tx];
+            acc0 += av.x * bv;
+            acc1 += av.y * bv;
+            acc2 += av.z * bv;
+            acc3 += av.w * bv;
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < TM; i++) {
-        let row = row0 + ty + i * WG_Y;
-        for (var j = 0u; j < TN; j++) {
-            let col = col0 + tx + j * WG_X;
-            if row < p.m && col < p.n {
-                let at = c_base + row * p.n + col;
-                var v = p.alpha * acc[i][j];
-                if p.beta != 0.0 {
-                    v += p.beta * c[at];
-                }
-                if p.bias != 0u {
-                    v += bias[col];
-                }
-                if p.relu != 0u {
-                    v = max(v, 0.0);
-                }
-                c[at] = v;
+    let c_base = wg.z * p.m * p.n;
+    store_row(c_base, row0 + ty, col0 + tx, acc0);
+    store_row(c_base, row0 + ty + WG_Y, col0 + tx, acc1);
+    store_row(c_base, row0 + ty + 2u * WG_Y, col0 + tx, acc2);
+    store_row(c_base, row0 + ty + 3u * WG_Y, col0 + tx, acc3);
+}
+
+// The epilogue for one row of a register block: columns col, col+16, col+32, col+48
+// of C get alpha·acc (+ beta·C) (+ bias) (ReLU), where inside M×N.
+fn store_row(c_base: u32, row: u32, col: u32, acc: vec4<f32>) {
+    if row >= p.m {
+        return;
+    }
+    for (var j = 0u; j < TN; j++) {
+        let cj = col + j * WG_X;
+        if cj < p.n {
+            let at = c_base + row * p.n + cj;
+            var v = p.alpha * acc[j];
+            if p.beta != 0.0 {
+                v += p.beta * c[at];
             }
+            if p.bias != 0u {
+                v += bias[cj];
+            }
+            if p.relu != 0u {
+                v = max(v, 0.0);
+            }
+            c[at] = v;
         }
     }
 }
