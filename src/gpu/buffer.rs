@@ -170,3 +170,55 @@ impl<T: Element> GpuBuffer<T> {
         Ok(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::testing::shared_gpu;
+
+    #[test]
+    fn upload_write_read_round_trip_for_f32_u32_and_empty() {
+        let Some(gpu) = shared_gpu() else { return };
+        let b = GpuBuffer::from_slice(gpu, &[1.5f32, -2.0, 3.25]).unwrap();
+        assert_eq!((b.len(), b.byte_len()), (3, 12));
+        assert_eq!(b.read(gpu).unwrap(), [1.5, -2.0, 3.25]);
+        b.write(gpu, &[4.0, 5.0, 6.0]);
+        assert_eq!(b.read(gpu).unwrap(), [4.0, 5.0, 6.0]);
+        let keys = GpuBuffer::from_slice(gpu, &[7u32, u32::MAX]).unwrap();
+        assert_eq!(keys.read(gpu).unwrap(), [7, u32::MAX]);
+        assert_eq!(
+            GpuBuffer::<f32>::zeros(gpu, 5).unwrap().read(gpu).unwrap(),
+            [0.0; 5]
+        );
+        let empty = GpuBuffer::<f32>::from_slice(gpu, &[]).unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(empty.read(gpu).unwrap(), Vec::<f32>::new());
+        assert_ne!(b.id(), keys.id());
+    }
+
+    #[test]
+    fn a_buffer_beyond_the_binding_limit_is_an_error() {
+        let Some(gpu) = shared_gpu() else { return };
+        let limits = gpu.limits();
+        let cap = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        let too_many = (cap / 4 + 1) as usize;
+        let err = GpuBuffer::<f32>::zeros(gpu, too_many).unwrap_err();
+        assert!(
+            err.to_string().contains("exceeds this device's limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn writing_the_wrong_length_panics() {
+        let Some(gpu) = shared_gpu() else { return };
+        let b = GpuBuffer::<f32>::zeros(gpu, 2).unwrap();
+        let message = crate::gpu::testing::panic_message(|| b.write(gpu, &[1.0]));
+        assert!(
+            message.contains("GpuBuffer::write: 1 elements into a buffer of 2"),
+            "{message}"
+        );
+    }
+}

@@ -342,6 +342,20 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_beyond_the_grid_limit_is_an_error() {
+        let Some(gpu) = shared_gpu() else { return };
+        let count = gpu.limits().max_compute_workgroups_per_dimension as usize + 1;
+        let ones = buffer(gpu, &vec![1.0; count]);
+        let c = buffer(gpu, &vec![0.0; count]);
+        let shape = Gemm::new(1, 1, 1).batched(count);
+        let err = gemm(&mut gpu.batch(), &shape, &ones, &ones, None, &c).unwrap_err();
+        assert!(
+            err.to_string().contains("exceed this device's limit"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn wrong_length_panics_with_the_op_and_shape() {
         let Some(gpu) = shared_gpu() else { return };
         let (a, b, c) = (
