@@ -1,1 +1,3 @@
 //! The encoder, its heads, presets and weights I/O.
+
+pub mod weights;
