@@ -20,6 +20,7 @@ mod json;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -88,8 +89,14 @@ impl Dtype {
         // (bits, is infinite) of one narrowed value.
         let narrow: fn(f32) -> (u16, bool) = match self {
             Dtype::F32 => return Ok(values.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Dtype::F16 => |x| (f16::from_f32(x).to_bits(), f16::from_f32(x).is_infinite()),
-            Dtype::BF16 => |x| (bf16::from_f32(x).to_bits(), bf16::from_f32(x).is_infinite()),
+            Dtype::F16 => |x| {
+                let h = f16::from_f32(x);
+                (h.to_bits(), h.is_infinite())
+            },
+            Dtype::BF16 => |x| {
+                let h = bf16::from_f32(x);
+                (h.to_bits(), h.is_infinite())
+            },
         };
         let mut out = Vec::with_capacity(values.len() * 2);
         for (i, &x) in values.iter().enumerate() {
@@ -142,7 +149,8 @@ pub fn save(
     let bad = |problem: String| Error::weights(path, format!("cannot save: {problem}"));
     let mut entries = Vec::with_capacity(tensors.len());
     let mut offset = 0u64;
-    for (i, t) in tensors.iter().enumerate() {
+    let mut names = HashSet::with_capacity(tensors.len());
+    for t in tensors {
         assert_eq!(
             t.data.len(),
             t.numel(),
@@ -157,7 +165,7 @@ pub fn save(
                 "'{METADATA_KEY}' is reserved and cannot name a tensor"
             )));
         }
-        if tensors[..i].iter().any(|u| u.name == t.name) {
+        if !names.insert(t.name.as_str()) {
             return Err(bad(format!("two tensors are named '{}'", t.name)));
         }
         let bytes = (t.data.len() * dtype.size_bytes()) as u64;
@@ -170,10 +178,9 @@ pub fn save(
         });
         offset += bytes;
     }
-    for (i, (key, _)) in metadata.iter().enumerate() {
-        if metadata[..i].iter().any(|(k, _)| k == key) {
-            return Err(bad(format!("metadata key '{key}' appears twice")));
-        }
+    let mut keys = HashSet::with_capacity(metadata.len());
+    if let Some((key, _)) = metadata.iter().find(|(k, _)| !keys.insert(k.as_str())) {
+        return Err(bad(format!("metadata key '{key}' appears twice")));
     }
     let header = header::encode(&entries, metadata);
 

@@ -211,3 +211,14 @@ fn random_header_corruption_never_panics() {
     // Most flips break the header; a few (inside a metadata value, a space) are harmless.
     assert!(failed > 2000 && ok > 0, "ok {ok}, failed {failed}");
 }
+
+#[test]
+fn a_header_listing_many_tensors_is_read_in_linear_time() {
+    // 100 000 empty tensors: a quadratic duplicate check would take ~10^10 steps here.
+    let n = 100_000;
+    let entries: Vec<String> = (0..n)
+        .map(|i| format!("\"t{i}\":{{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}"))
+        .collect();
+    let w = read_bytes(&raw_file(&format!("{{{}}}", entries.join(",")), &[])).unwrap();
+    assert_eq!(w.tensors().len(), n);
+}

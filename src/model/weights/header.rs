@@ -11,6 +11,8 @@
 //! implementation, the tensors must tile the data section exactly (no gaps, no overlap, no
 //! trailing bytes), so a file cannot hide other content.
 
+use std::collections::HashSet;
+
 use super::Dtype;
 use super::json::{self, Value};
 
@@ -112,6 +114,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Header, String> {
     };
 
     let mut entries: Vec<Entry> = Vec::with_capacity(members.len());
+    // A 100 MB header can list a million tensors: look names up in a set, not a scan.
+    let mut names = HashSet::with_capacity(members.len());
     let mut metadata = None;
     for (key, value) in members {
         if key == METADATA_KEY {
@@ -120,7 +124,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Header, String> {
             }
             metadata = Some(decode_metadata(value)?);
         } else {
-            if entries.iter().any(|e| e.name == key) {
+            if !names.insert(key.clone()) {
                 return Err(format!("the header lists tensor '{key}' twice"));
             }
             entries.push(decode_entry(key, value)?);
@@ -142,6 +146,7 @@ fn decode_metadata(value: Value) -> Result<Vec<(String, String)>, String> {
         ));
     };
     let mut out: Vec<(String, String)> = Vec::with_capacity(members.len());
+    let mut keys = HashSet::with_capacity(members.len());
     for (key, value) in members {
         let Value::String(s) = value else {
             return Err(format!(
@@ -149,7 +154,7 @@ fn decode_metadata(value: Value) -> Result<Vec<(String, String)>, String> {
                 value.kind()
             ));
         };
-        if out.iter().any(|(k, _)| *k == key) {
+        if !keys.insert(key.clone()) {
             return Err(format!("metadata key '{key}' appears twice"));
         }
         out.push((key, s));
