@@ -6,15 +6,20 @@
 
 mod config;
 mod encoder;
+pub mod weights;
 
 pub use config::ModelConfig;
 pub use encoder::{Encoder, Outputs, sinusoidal_positions};
+
+use std::path::Path;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use crate::autograd::{ParamStore, Tape};
 use crate::tensor::Tensor;
+use crate::{Error, Result};
+use weights::{Dtype, NamedTensor};
 
 /// Segments per no-grad forward pass in [`Model::embed`]: large enough for GEMM
 /// efficiency, small enough to keep activations (≈ 256 × 10 × 2048 floats) in cache-sized
@@ -72,6 +77,81 @@ impl Model {
             out.logits.extend_from_slice(o.hash.data());
         }
         out
+    }
+
+    /// The model's identity: a hash of its parameter names, shapes and values.
+    pub fn identity(&self) -> u64 {
+        weights::identity(&self.named_tensors())
+    }
+
+    fn named_tensors(&self) -> Vec<NamedTensor> {
+        self.params
+            .export()
+            .map(|(name, shape, data)| NamedTensor { name: name.to_string(), shape: shape.to_vec(), data: data.to_vec() })
+            .collect()
+    }
+
+    /// Writes the model as safetensors (atomically), the config in the metadata.
+    pub fn save(&self, path: &Path, dtype: Dtype) -> Result<()> {
+        let c = self.config();
+        let meta = [
+            ("earmark.format", "model/1".to_string()),
+            ("earmark.n_mels", c.n_mels.to_string()),
+            ("earmark.segment_frames", c.segment_frames.to_string()),
+            ("earmark.patch_frames", c.patch_frames.to_string()),
+            ("earmark.d_model", c.d_model.to_string()),
+            ("earmark.layers", c.layers.to_string()),
+            ("earmark.heads", c.heads.to_string()),
+            ("earmark.d_ff", c.d_ff.to_string()),
+            ("earmark.proj_hidden", c.proj_hidden.to_string()),
+            ("earmark.emb_dim", c.emb_dim.to_string()),
+            ("earmark.hash_hidden", c.hash_hidden.to_string()),
+            ("earmark.k_bits", c.k_bits.to_string()),
+            ("earmark.eps", c.eps.to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        weights::save(path, &self.named_tensors(), dtype, &meta)
+    }
+
+    /// Reads a model written by [`Model::save`]: the config from the metadata, then every
+    /// parameter, checked by name and shape.
+    pub fn load(path: &Path) -> Result<Self> {
+        let w = weights::load(path)?;
+        let field = |key: &str| -> Result<usize> {
+            let full = format!("earmark.{key}");
+            let v = w
+                .metadata_value(&full)
+                .ok_or_else(|| Error::weights(path, format!("not an earmark model: metadata `{full}` is missing")))?;
+            v.parse().map_err(|_| Error::weights(path, format!("metadata `{full}` = `{v}` is not a whole number")))
+        };
+        let eps: f32 = w
+            .metadata_value("earmark.eps")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::weights(path, "not an earmark model: metadata `earmark.eps` is missing or invalid"))?;
+        let config = ModelConfig {
+            n_mels: field("n_mels")?,
+            segment_frames: field("segment_frames")?,
+            patch_frames: field("patch_frames")?,
+            d_model: field("d_model")?,
+            layers: field("layers")?,
+            heads: field("heads")?,
+            d_ff: field("d_ff")?,
+            proj_hidden: field("proj_hidden")?,
+            emb_dim: field("emb_dim")?,
+            hash_hidden: field("hash_hidden")?,
+            k_bits: field("k_bits")?,
+            eps,
+        };
+        config.validate().map_err(|e| Error::weights(path, e.to_string()))?;
+        let mut model = Model::new(config, 0);
+        let expected: Vec<(String, Vec<usize>)> =
+            model.params.export().map(|(n, s, _)| (n.to_string(), s.to_vec())).collect();
+        w.check_against(&expected)?;
+        model
+            .params
+            .load(w.into_tensors().into_iter().map(|t| (t.name, t.shape, t.data)))
+            .map_err(|e| Error::weights(path, e.to_string()))?;
+        Ok(model)
     }
 }
 

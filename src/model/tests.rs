@@ -110,3 +110,42 @@ fn encoder_passes_gradcheck_end_to_end() {
     );
     report.assert_ok("encoder", 0.1);
 }
+
+#[test]
+fn save_and_load_round_trip_and_refuse_foreign_files() {
+    let dir = std::env::temp_dir().join(format!("earmark-model-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = tiny();
+    let model = Model::new(cfg, 8);
+    let segs = random_segments(&cfg, 2, 9);
+    let want = model.embed(&segs);
+
+    let f32_path = dir.join("m32.safetensors");
+    model.save(&f32_path, Dtype::F32).unwrap();
+    let back = Model::load(&f32_path).unwrap();
+    assert_eq!(back.config(), model.config());
+    assert_eq!(back.identity(), model.identity());
+    assert_eq!(back.embed(&segs).embeddings, want.embeddings);
+
+    let f16_path = dir.join("m16.safetensors");
+    model.save(&f16_path, Dtype::F16).unwrap();
+    let half = Model::load(&f16_path).unwrap().embed(&segs);
+    let diff = half.embeddings.iter().zip(&want.embeddings).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(diff < 1e-2, "f16 model drifts by {diff}");
+
+    // A safetensors file that is not an earmark model, and one whose tensors do not fit.
+    let foreign = dir.join("foreign.safetensors");
+    let t = NamedTensor { name: "w".into(), shape: vec![2], data: vec![1.0, 2.0] };
+    weights::save(&foreign, &[t], Dtype::F32, &[]).unwrap();
+    let err = Model::load(&foreign).err().expect("foreign file loads").to_string();
+    assert!(err.contains("not an earmark model"), "{err}");
+    let mut meta = vec![];
+    for (k, v) in weights::load(&f32_path).unwrap().metadata() {
+        meta.push((k.clone(), if k == "earmark.d_ff" { "25".to_string() } else { v.clone() }));
+    }
+    let wrong = dir.join("wrong.safetensors");
+    weights::save(&wrong, &model.named_tensors(), Dtype::F32, &meta).unwrap();
+    let err = Model::load(&wrong).err().expect("mismatched file loads").to_string();
+    assert!(err.contains("ffn.fc1.weight"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
