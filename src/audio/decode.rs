@@ -1,6 +1,6 @@
-//! Compressed formats (feature `decode`): FLAC, Ogg Vorbis, MP3, AAC in ADTS or MP4/M4A
-//! through symphonia 0.6, and Ogg Opus, whose packets symphonia's Ogg demuxer delivers to
-//! [`super::opus`] (symphonia has no Opus decoder).
+//! Compressed formats (feature `decode`) through symphonia 0.6: FLAC (native or in Ogg),
+//! Ogg Vorbis, MP3, AAC in ADTS or MP4/M4A. (Ogg Opus goes to [`super::opus`]: symphonia
+//! has no Opus decoder.)
 //!
 //! Damaged packets are skipped, as players do, unless they are at least as many as the
 //! good ones: then the file is refused. Decoders trim encoder delay and padding (gapless).
@@ -67,7 +67,11 @@ pub(super) fn decode_compressed(
         }
     };
     if params.codec == CODEC_ID_OPUS {
-        return super::opus::decode_ogg_opus(format, track_id, &params, path);
+        // Ogg Opus is sniffed and decoded by `super::opus` before symphonia is involved.
+        return Err(Error::audio(
+            path,
+            "Opus outside an Ogg Opus file is not supported",
+        ));
     }
     let decoder = symphonia::default::get_codecs()
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
@@ -167,7 +171,7 @@ impl PacketTally {
 
 /// Records the first packet's (channels, rate) and refuses a change mid-file, more
 /// channels than [`MAX_CHANNELS`], or a 0 Hz rate.
-pub(super) fn check_layout(
+fn check_layout(
     layout: &mut Option<(usize, u32)>,
     this: (usize, u32),
     label: &str,
@@ -201,7 +205,7 @@ pub(super) fn check_layout(
 }
 
 /// Some demuxers report the end of the data as an unexpected end of file.
-pub(super) fn is_end_of_stream(e: &DecodeError) -> bool {
+fn is_end_of_stream(e: &DecodeError) -> bool {
     matches!(e, DecodeError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
 }
 

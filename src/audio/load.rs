@@ -121,7 +121,10 @@ pub fn decode_file(path: impl AsRef<Path>) -> Result<DecodedAudio> {
 
 #[cfg(feature = "decode")]
 fn decode_compressed(bytes: Vec<u8>, container: Container, path: &Path) -> Result<DecodedAudio> {
-    super::decode::decode_compressed(bytes, container.name(), path)
+    match container {
+        Container::OggOpus => super::opus::decode_ogg_opus(bytes, path),
+        _ => super::decode::decode_compressed(bytes, container.name(), path),
+    }
 }
 
 #[cfg(not(feature = "decode"))]
@@ -133,7 +136,11 @@ fn decode_compressed(bytes: Vec<u8>, container: Container, path: &Path) -> Resul
                 "{name} file, but earmark was built without the decode feature: only WAV can \
                  be read (rebuild with `--features decode`)"
             ),
-            None => format!("not a WAV file ({})", describe_start(&bytes)),
+            None => format!(
+                "not a recognised audio file ({}); without the decode feature only WAV can be \
+                 read",
+                describe_start(&bytes)
+            ),
         },
     ))
 }
@@ -177,6 +184,9 @@ fn peak(samples: &[f32]) -> f32 {
 pub(super) enum Container {
     Wav,
     Flac,
+    /// Ogg whose first packet is an Opus identification header.
+    OggOpus,
+    /// Any other Ogg stream (Vorbis, FLAC).
     Ogg,
     Mp3,
     Mp4,
@@ -194,7 +204,13 @@ impl Container {
         } else if starts(b"fLaC") {
             Container::Flac
         } else if starts(b"OggS") {
-            Container::Ogg
+            // RFC 7845 puts "OpusHead" alone on the first page: after the 27 header bytes
+            // and the lacing table.
+            let first_packet = 27 + usize::from(*bytes.get(26).unwrap_or(&0));
+            match bytes.get(first_packet..first_packet + 8) {
+                Some(b"OpusHead") => Container::OggOpus,
+                _ => Container::Ogg,
+            }
         } else if starts(b"ID3") {
             Container::Mp3 // an ID3v2 tag; symphonia finds the stream behind it
         } else if bytes.len() >= 8 && &bytes[4..8] == b"ftyp" {
@@ -216,6 +232,7 @@ impl Container {
         match self {
             Container::Wav => Some("WAV"),
             Container::Flac => Some("FLAC"),
+            Container::OggOpus => Some("Ogg Opus"),
             Container::Ogg => Some("Ogg"),
             Container::Mp3 => Some("MP3"),
             Container::Mp4 => Some("MP4/M4A"),
@@ -231,9 +248,16 @@ mod tests {
 
     #[test]
     fn sniffing_uses_magic_bytes() {
-        let cases: [(&[u8], Container); 9] = [
+        let mut opus = b"OggS\0\x02".to_vec();
+        opus.resize(26, 0);
+        opus.extend_from_slice(b"\x01\x13OpusHead\x01\x02");
+        let mut vorbis = opus.clone();
+        vorbis[28..36].copy_from_slice(b"\x01vorbis\0");
+        let cases: [(&[u8], Container); 11] = [
             (b"RIFF\x24\0\0\0WAVEfmt ", Container::Wav),
             (b"fLaC\0\0\0\x22", Container::Flac),
+            (&opus, Container::OggOpus),
+            (&vorbis, Container::Ogg),
             (b"OggS\0\x02", Container::Ogg),
             (b"ID3\x04\0\0", Container::Mp3),
             (b"\0\0\0\x20ftypM4A ", Container::Mp4),
