@@ -30,8 +30,8 @@ use crate::audio::noise::{self, NoiseKind};
 use crate::audio::rir::Rir;
 use crate::{Error, Result};
 
-/// Sample rate (Hz) of everything in the augmentation: the front-end's rate (DESIGN §2).
-pub const SAMPLE_RATE: u32 = 16_000;
+/// Everything in the augmentation runs at the front-end's rate (DESIGN §2).
+pub use crate::audio::SAMPLE_RATE;
 
 /// Settings of the [`Augmenter`]. `Default` is the poster's recipe.
 #[derive(Clone, Debug, PartialEq)]
