@@ -149,3 +149,15 @@ fn save_and_load_round_trip_and_refuse_foreign_files() {
     assert!(err.contains("ffn.fc1.weight"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn embed_audio_gives_one_row_per_segment() {
+    // 2.5 s at 16 kHz = 251 frames → (251 − 100) / 10 + 1 = 16 segments at a 100 ms hop.
+    let model = Model::new(ModelConfig::SMALL.with_k_bits(8).unwrap(), 1);
+    let samples: Vec<f32> = (0..40_000).map(|i| (i as f32 * 0.05).sin() * (1.0 + (i % 97) as f32 / 97.0)).collect();
+    let e = model.embed_audio(&samples, 10).unwrap();
+    assert_eq!((e.n, e.logits.len()), (16, 16 * 8));
+    assert_eq!(model.embed_audio(&samples, 5).unwrap().n, 31);
+    assert!(model.embed_audio(&vec![0.0; 20_000], 10).is_err(), "silence must be an error");
+    assert_eq!(model.embed_audio(&samples[..8000], 10).unwrap().n, 0);
+}
