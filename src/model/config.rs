@@ -94,13 +94,13 @@ impl ModelConfig {
         if self.layers > 64 {
             return Err(Error::invalid(format!("model has {} layers (at most 64)", self.layers)));
         }
-        if self.segment_frames % self.patch_frames != 0 {
+        if !self.segment_frames.is_multiple_of(self.patch_frames) {
             return Err(Error::invalid(format!(
                 "segment of {} frames does not divide into patches of {}",
                 self.segment_frames, self.patch_frames
             )));
         }
-        if self.d_model % self.heads != 0 {
+        if !self.d_model.is_multiple_of(self.heads) {
             return Err(Error::invalid(format!("d_model {} does not divide into {} heads", self.d_model, self.heads)));
         }
         if !(1..=32).contains(&self.k_bits) {
