@@ -109,6 +109,32 @@ fn float_wav_with_many_channels_loads_as_their_mean() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The decoder is chosen by the file's first bytes, not its name.
+#[test]
+fn misnamed_files_are_decoded_by_content() {
+    let dir = scratch_dir("misnamed");
+    let wav = dir.join("really-a-wav.flac");
+    write_wav(
+        &wav,
+        &tone_signal(16_000, 0.2, 1),
+        1,
+        16_000,
+        WavSample::I16,
+    )
+    .unwrap();
+    assert_eq!(inspect(&wav).unwrap().format, "WAV PCM 16-bit");
+    #[cfg(feature = "decode")]
+    {
+        let ogg = dir.join("really-vorbis.mp3");
+        std::fs::copy(data("tone.ogg"), &ogg).unwrap();
+        assert_eq!(inspect(&ogg).unwrap().format, "Ogg Vorbis");
+        let opus = dir.join("really-opus.wav");
+        std::fs::copy(data("tone.opus"), &opus).unwrap();
+        assert_eq!(inspect(&opus).unwrap().format, "Ogg Opus");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[cfg(not(feature = "decode"))]
 #[test]
 fn compressed_files_need_the_decode_feature() {

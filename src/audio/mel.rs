@@ -92,7 +92,7 @@ impl MelFilterbank {
         }
     }
 
-    /// mel[m] = Σ_k power[k] · fb[k][m] over the band's run of bins.
+    /// `mel[m] = Σ_k power[k] · fb[k][m]` over the band's run of bins.
     pub fn apply(&self, power: &[f32], mel: &mut [f32]) {
         assert!(
             power.len() == N_BINS && mel.len() == N_MELS,
