@@ -92,7 +92,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<AudioInfo> {
 /// Panics if `channels` is 0 or does not divide the sample count (a programmer error).
 pub fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
     assert!(
-        channels > 0 && interleaved.len() % channels == 0,
+        channels > 0 && interleaved.len().is_multiple_of(channels),
         "downmix: {} samples do not split into {channels} channels",
         interleaved.len()
     );

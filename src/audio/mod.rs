@@ -58,8 +58,10 @@ pub const PAD: usize = N_FFT / 2;
 /// Number of mel bands (HTK scale, 0–8 000 Hz, no area normalisation).
 pub const N_MELS: usize = 64;
 
-/// Lowest and highest filterbank frequencies in Hz: 0 to the Nyquist frequency.
+/// Lowest filterbank frequency in Hz.
 pub const MEL_F_MIN: f64 = 0.0;
+
+/// Highest filterbank frequency in Hz: the Nyquist frequency, 16 000 / 2 = 8 000.
 pub const MEL_F_MAX: f64 = SAMPLE_RATE as f64 / 2.0;
 
 /// Floor applied to mel power before the log: 10·log10(1e-10) = −100 dB.

@@ -32,15 +32,16 @@ const OPUS_RATE: i32 = 48_000;
 const LABEL: &str = "Ogg Opus";
 
 /// A mono/stereo decoder (mapping family 0) or a surround one (family 1, up to 8 channels).
+/// The single decoder keeps ~10 KB of state inline, hence the box.
 enum Decoder {
-    Single(OpusDecoder),
+    Single(Box<OpusDecoder>),
     Multi(OpusMSDecoder),
 }
 
 impl Decoder {
     fn new(head: &OpusHead) -> opus_pure::Result<Decoder> {
         if head.mapping_family == 0 {
-            return head.decoder(OPUS_RATE).map(Decoder::Single);
+            return Ok(Decoder::Single(Box::new(head.decoder(OPUS_RATE)?)));
         }
         let mut multi = OpusMSDecoder::new(
             OPUS_RATE,

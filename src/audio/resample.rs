@@ -35,7 +35,7 @@ const ATTENUATION_DB: f64 = 80.0;
 /// Kaiser's β for `ATTENUATION_DB` > 50: 0.1102 · (A − 8.7) = 7.857.
 const KAISER_BETA: f64 = 0.1102 * (ATTENUATION_DB - 8.7);
 
-/// Up to this many phases the polyphase table is exact (at 44.1 kHz: 160 × 444 taps).
+/// Up to this many phases the polyphase table is exact (at 44.1 kHz: 160 × 448 taps).
 const MAX_EXACT_PHASES: u64 = 1024;
 
 /// Rows per input sample of the interpolated table used beyond `MAX_EXACT_PHASES`.
@@ -52,6 +52,9 @@ pub struct Resampler {
     down: u64,
     /// K: the filter spans 2K input samples, K before and K after the output time.
     half_taps: usize,
+    /// Row length of the table: 2K rounded up to a multiple of 8 (zeros at the end), so
+    /// the dot product runs in whole SIMD vectors.
+    taps: usize,
     kernel: Kernel,
 }
 
@@ -59,9 +62,9 @@ pub struct Resampler {
 enum Kernel {
     /// `from == to`: a copy.
     Identity,
-    /// `up` rows × 2K taps; row p is the filter for phase p/up.
+    /// `up` rows × `taps`; row p is the filter for phase p/up.
     Exact(Vec<f32>),
-    /// (`INTERP_PHASES` + 1) rows × 2K taps; row q is the filter for phase q/INTERP_PHASES.
+    /// (`INTERP_PHASES` + 1) rows × `taps`; row q is the filter for phase q/INTERP_PHASES.
     Interpolated(Vec<f32>),
 }
 
@@ -118,12 +121,14 @@ impl Resampler {
                 up,
                 down,
                 half_taps: 0,
+                taps: 0,
                 kernel: Kernel::Identity,
             });
         }
         let design = Design::new(from, to);
         let half_taps = design.half_width.ceil() as usize;
-        let taps = 2 * half_taps;
+        // Taps past 2K sit beyond the window (|τ| > K), where `tap` is exactly 0.
+        let taps = (2 * half_taps).next_multiple_of(8);
         let rows = if up <= MAX_EXACT_PHASES {
             up as usize
         } else {
@@ -152,6 +157,7 @@ impl Resampler {
             up,
             down,
             half_taps,
+            taps,
             kernel,
         })
     }
@@ -174,8 +180,7 @@ impl Resampler {
             Kernel::Exact(table) => (table, true),
             Kernel::Interpolated(table) => (table, false),
         };
-        let k = self.half_taps;
-        let taps = 2 * k;
+        let (k, taps) = (self.half_taps, self.taps);
         // padded[k + idx] = x[idx], zeros outside: the window for input index i starts at
         // x[i − K + 1] = padded[i + 1] and never leaves the buffer.
         let mut padded = vec![0.0f32; input.len() + taps];
@@ -218,10 +223,27 @@ pub fn resampled_len(n: usize, from: u32, to: u32) -> usize {
     (n as u128 * u128::from(to)).div_ceil(u128::from(from)) as usize
 }
 
-/// Σ a·b with eight independent accumulators, so the loop vectorises.
+/// Σ a·b over two equal-length slices: AVX2 + FMA when the CPU has them, else the
+/// portable loop (which is also the AVX2 path's twin in the tests).
 #[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_portable(a, b)
+}
+
+/// Σ a·b with eight independent accumulators, so the loop vectorises on any target.
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "resample dot: lengths {} and {}",
+        a.len(),
+        b.len()
+    );
     let mut acc = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (a8.remainder(), b8.remainder());
@@ -232,6 +254,53 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
     acc.iter().sum::<f32>() + tail
+}
+
+/// Σ a·b with four 8-lane FMA accumulators (32 products in flight hide the FMA latency).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "resample dot: lengths {} and {}",
+        a.len(),
+        b.len()
+    );
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, sum) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 8k + 8 ≤ i + 32 ≤ n, so both 8-float loads are in bounds;
+            // loadu has no alignment requirement.
+            let (x, y) = unsafe {
+                (
+                    _mm256_loadu_ps(pa.add(i + 8 * k)),
+                    _mm256_loadu_ps(pb.add(i + 8 * k)),
+                )
+            };
+            *sum = _mm256_fmadd_ps(x, y, *sum);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 ≤ n.
+        let (x, y) = unsafe { (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i))) };
+        acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
+        i += 8;
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` holds exactly 8 floats.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+    let tail: f32 = a[i..].iter().zip(&b[i..]).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
 }
 
 fn sinc(x: f64) -> f64 {
@@ -336,6 +405,35 @@ mod tests {
             Resampler::new(44_100, 16_000).unwrap().kernel,
             Kernel::Exact(_)
         ));
+    }
+
+    #[test]
+    fn dot_product_paths_agree_on_awkward_lengths() {
+        for n in (0..=70).chain([443, 444, 1000]) {
+            let (a, b) = (noise(n, 1), noise(n, 2));
+            let exact: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                .sum();
+            let portable = dot_portable(&a, &b);
+            assert!(
+                (f64::from(portable) - exact).abs() < 1e-5,
+                "portable, n = {n}"
+            );
+            assert!(
+                (f64::from(dot(&a, &b)) - exact).abs() < 1e-5,
+                "dispatched, n = {n}"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+                let simd = unsafe { dot_avx2(&a, &b) };
+                assert!((simd - portable).abs() < 1e-5, "avx2 vs portable, n = {n}");
+            }
+        }
     }
 
     #[test]

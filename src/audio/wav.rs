@@ -158,7 +158,7 @@ fn split_chunks(bytes: &[u8]) -> Result<(Format, &[u8]), String> {
     let format = parse_fmt(fmt)?;
     let (start, declared) = data.ok_or("no 'data' chunk: the file holds no audio")?;
     let len = match declared {
-        Some(len) if len % format.block_align != 0 => {
+        Some(len) if !len.is_multiple_of(format.block_align) => {
             return Err(format!(
                 "data chunk holds {len} bytes, not a whole number of {}-byte frames",
                 format.block_align
@@ -217,7 +217,7 @@ fn parse_fmt(fmt: &[u8]) -> Result<Format, String> {
     if sample_rate == 0 {
         return Err("the header says the sample rate is 0 Hz".into());
     }
-    if block_align == 0 || block_align % channels != 0 {
+    if block_align == 0 || !block_align.is_multiple_of(channels) {
         return Err(format!(
             "block align {block_align} does not fit {channels} channel(s)"
         ));
@@ -381,7 +381,9 @@ pub(crate) mod tests {
 
     #[test]
     fn every_integer_and_float_encoding_decodes_to_full_scale() {
-        let cases: Vec<(Vec<u8>, Vec<u8>, Vec<f32>, &str)> = vec![
+        // (fmt body, data bytes, decoded samples, format label)
+        type Case = (Vec<u8>, Vec<u8>, Vec<f32>, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 fmt(1, 1, 8000, 1, 8),
                 vec![0, 128, 255],

@@ -61,7 +61,7 @@ pub(crate) fn wav_bytes(
             "write_wav: {channels} channels (need 1..=65535)"
         )));
     }
-    if samples.len() % channels != 0 {
+    if !samples.len().is_multiple_of(channels) {
         return Err(Error::invalid(format!(
             "write_wav: {} samples is not a whole number of {channels}-channel frames",
             samples.len()
