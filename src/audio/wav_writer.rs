@@ -70,13 +70,13 @@ pub(crate) fn wav_bytes(
     if sample_rate == 0 {
         return Err(Error::invalid("write_wav: sample rate 0 Hz"));
     }
-    if sample == WavSample::I16 {
-        if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
-            return Err(Error::invalid(format!(
-                "write_wav: sample {i} is {} and cannot be stored as 16-bit PCM",
-                samples[i]
-            )));
-        }
+    if sample == WavSample::I16
+        && let Some(i) = samples.iter().position(|x| !x.is_finite())
+    {
+        return Err(Error::invalid(format!(
+            "write_wav: sample {i} is {} and cannot be stored as 16-bit PCM",
+            samples[i]
+        )));
     }
     let data_len = samples.len() * sample.bytes();
     // Header ≤ 12 (RIFF) + 48 (extensible fmt) + 12 (fact) + 8 (data header) bytes.
