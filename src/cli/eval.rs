@@ -137,6 +137,9 @@ fn progress(len: usize) -> ProgressBar {
     bar
 }
 
+/// Renders (or reads) query i's audio, 16 kHz mono.
+type AudioOf = Box<dyn Fn(usize) -> anyhow::Result<Vec<f32>>>;
+
 /// One scored query in answers.csv.
 struct AnswerRow {
     truth: usize,
@@ -162,96 +165,94 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
 
     // Ground truth, and a way to get each query's audio.
-    let (truths, lengths, conditions, audio_of): (
-        Vec<Truth>,
-        Vec<f32>,
-        Vec<Condition>,
-        Box<dyn Fn(usize) -> anyhow::Result<Vec<f32>>>,
-    ) = match &args.truth {
-        Some(csv) => {
-            let text = std::fs::read_to_string(csv)
-                .with_context(|| format!("reading {}", csv.display()))?;
-            let truths = parse_truth_csv(&text).with_context(|| csv.display().to_string())?;
-            let base = csv.parent().unwrap_or(Path::new(".")).to_path_buf();
-            let mut lengths: Vec<f32> = truths.iter().map(|t| t.length_s as f32).collect();
-            lengths.sort_by(f32::total_cmp);
-            lengths.dedup();
-            let mut conditions: Vec<Condition> = paper_conditions();
-            conditions.insert(0, Condition::Clean);
-            conditions.retain(|c| truths.iter().any(|t| t.condition == *c));
-            for t in &truths {
-                if !conditions.contains(&t.condition) {
-                    conditions.push(t.condition);
+    let (truths, lengths, conditions, audio_of): (Vec<Truth>, Vec<f32>, Vec<Condition>, AudioOf) =
+        match &args.truth {
+            Some(csv) => {
+                let text = std::fs::read_to_string(csv)
+                    .with_context(|| format!("reading {}", csv.display()))?;
+                let truths = parse_truth_csv(&text).with_context(|| csv.display().to_string())?;
+                let base = csv.parent().unwrap_or(Path::new(".")).to_path_buf();
+                let mut lengths: Vec<f32> = truths.iter().map(|t| t.length_s as f32).collect();
+                lengths.sort_by(f32::total_cmp);
+                lengths.dedup();
+                let mut conditions: Vec<Condition> = paper_conditions();
+                conditions.insert(0, Condition::Clean);
+                conditions.retain(|c| truths.iter().any(|t| t.condition == *c));
+                for t in &truths {
+                    if !conditions.contains(&t.condition) {
+                        conditions.push(t.condition);
+                    }
                 }
+                let files: Vec<PathBuf> = truths.iter().map(|t| base.join(&t.query_file)).collect();
+                let audio = move |i: usize| {
+                    load_mono_16k(&files[i])
+                        .with_context(|| format!("reading {}", files[i].display()))
+                };
+                (truths, lengths, conditions, Box::new(audio))
             }
-            let files: Vec<PathBuf> = truths.iter().map(|t| base.join(&t.query_file)).collect();
-            let audio = move |i: usize| {
-                load_mono_16k(&files[i]).with_context(|| format!("reading {}", files[i].display()))
-            };
-            (truths, lengths, conditions, Box::new(audio))
-        }
-        None => {
-            let music = args
-                .music
-                .clone()
-                .expect("clap requires --music without --truth");
-            let conditions = paper_conditions();
-            let noises = load_folder(args.noise.as_deref())?;
-            let rirs = load_folder(args.rir.as_deref())?;
-            let augmenter = eval_augmenter(&conditions, noises, rirs, args.seed)?;
-            eprintln!(
-                "loading {} tracks from {}",
-                library.tracks().len(),
-                music.display()
-            );
-            let tracks = library
-                .tracks()
-                .iter()
-                .map(|t| {
-                    let path = music.join(&t.path);
-                    load_mono_16k(&path).with_context(|| {
-                        format!("reading {} (is --music the indexed root?)", path.display())
+            None => {
+                let music = args
+                    .music
+                    .clone()
+                    .expect("clap requires --music without --truth");
+                let conditions = paper_conditions();
+                let noises = load_folder(args.noise.as_deref())?;
+                let rirs = load_folder(args.rir.as_deref())?;
+                let augmenter = eval_augmenter(&conditions, noises, rirs, args.seed)?;
+                eprintln!(
+                    "loading {} tracks from {}",
+                    library.tracks().len(),
+                    music.display()
+                );
+                let tracks = library
+                    .tracks()
+                    .iter()
+                    .map(|t| {
+                        let path = music.join(&t.path);
+                        load_mono_16k(&path).with_context(|| {
+                            format!("reading {} (is --music the indexed root?)", path.display())
+                        })
                     })
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let sizes: Vec<usize> = tracks.iter().map(Vec::len).collect();
-            let plan = plan_queries(&sizes, &args.lengths, &conditions, args.queries, args.seed)?;
-            let truths: Vec<Truth> = plan
-                .iter()
-                .enumerate()
-                .map(|(i, q)| Truth {
-                    query_file: if args.write_queries {
-                        format!("queries/q{i:06}.wav")
-                    } else {
-                        format!("q{i:06}")
-                    },
-                    track: library.tracks()[q.track].path.clone(),
-                    start_s: q.start_s(),
-                    length_s: q.length_s(),
-                    condition: q.condition,
-                })
-                .collect();
-            if args.write_queries {
-                std::fs::create_dir_all(args.out.join("queries"))?;
-            }
-            let (out, write) = (args.out.clone(), args.write_queries);
-            let audio = move |i: usize| -> anyhow::Result<Vec<f32>> {
-                let q = &plan[i];
-                let x = render_query(q, &tracks[q.track], &augmenter);
-                if write {
-                    write_wav(
-                        out.join(format!("queries/q{i:06}.wav")),
-                        &x,
-                        1,
-                        SAMPLE_RATE,
-                        WavSample::I16,
-                    )?;
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let sizes: Vec<usize> = tracks.iter().map(Vec::len).collect();
+                let plan =
+                    plan_queries(&sizes, &args.lengths, &conditions, args.queries, args.seed)?;
+                let truths: Vec<Truth> = plan
+                    .iter()
+                    .enumerate()
+                    .map(|(i, q)| Truth {
+                        query_file: if args.write_queries {
+                            format!("queries/q{i:06}.wav")
+                        } else {
+                            format!("q{i:06}")
+                        },
+                        track: library.tracks()[q.track].path.clone(),
+                        start_s: q.start_s(),
+                        length_s: q.length_s(),
+                        condition: q.condition,
+                    })
+                    .collect();
+                if args.write_queries {
+                    std::fs::create_dir_all(args.out.join("queries"))?;
                 }
-                Ok(x)
-            };
-            (truths, args.lengths.clone(), conditions, Box::new(audio))
-        }
-    };
+                let (out, write) = (args.out.clone(), args.write_queries);
+                let audio = move |i: usize| -> anyhow::Result<Vec<f32>> {
+                    let q = &plan[i];
+                    let x = render_query(q, &tracks[q.track], &augmenter);
+                    if write {
+                        write_wav(
+                            out.join(format!("queries/q{i:06}.wav")),
+                            &x,
+                            1,
+                            SAMPLE_RATE,
+                            WavSample::I16,
+                        )?;
+                    }
+                    Ok(x)
+                };
+                (truths, args.lengths.clone(), conditions, Box::new(audio))
+            }
+        };
     std::fs::write(args.out.join("truth.csv"), write_truth_csv(&truths))?;
 
     let mut table = Table::new(lengths.clone(), args.methods.clone(), conditions.clone());
