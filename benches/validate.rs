@@ -1,6 +1,11 @@
 //! Cost of one training-time validation (`earmark::train::validate`): the `small` preset
 //! (random weights: the cost does not depend on them), 4 held-out tracks of 60 s of
-//! synthetic chords (2 356 database segments), 100 queries per condition × 6 conditions.
+//! synthetic chords (2 364 database segments), 100 queries per condition × 6 conditions.
+//!
+//! Measured (`cargo bench --no-default-features --bench validate -- --measurement-time 20`,
+//! 2 cores shared with other builds, load ≈ 7): 6.65 s per validation (6.33–6.96 s), the
+//! database embedding being most of it; a held-out set of 8 621 segments (issue 5's four
+//! tracks) would take about 3.6× the database part.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use earmark::audio::augment::{AugmentConfig, Augmenter};
