@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch; one file per subcommand.
 
+mod eval;
 mod inspect;
 mod output;
 
@@ -28,7 +29,7 @@ enum Command {
     /// Train a model on a folder of music.
     Train(Pending),
     /// Evaluate hit rates under the paper's distortions.
-    Eval(Pending),
+    Eval(eval::Args),
     /// Benchmark search methods on a library.
     Bench(Pending),
 }
@@ -50,7 +51,7 @@ pub fn run() -> ExitCode {
         Command::Index(_) => pending("index"),
         Command::Query(_) => pending("query"),
         Command::Train(_) => pending("train"),
-        Command::Eval(_) => pending("eval"),
+        Command::Eval(args) => eval::run(args),
         Command::Bench(_) => pending("bench"),
     };
     if earmark::profile::enabled() {

@@ -4,3 +4,4 @@ mod gemm;
 pub mod loss;
 pub mod optim;
 pub mod sinkhorn;
+pub mod validate;
