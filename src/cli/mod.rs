@@ -2,6 +2,7 @@
 
 mod inspect;
 mod output;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,7 +27,7 @@ enum Command {
     /// Identify query clips against a library.
     Query(Pending),
     /// Train a model on a folder of music.
-    Train(Pending),
+    Train(train::Args),
     /// Evaluate hit rates under the paper's distortions.
     Eval(Pending),
     /// Benchmark search methods on a library.
@@ -49,7 +50,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Index(_) => pending("index"),
         Command::Query(_) => pending("query"),
-        Command::Train(_) => pending("train"),
+        Command::Train(args) => train::run(args),
         Command::Eval(_) => pending("eval"),
         Command::Bench(_) => pending("bench"),
     };
