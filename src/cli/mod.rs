@@ -27,7 +27,7 @@ enum Command {
     /// Identify query clips against a library.
     Query(Pending),
     /// Train a model on a folder of music.
-    Train(train::Args),
+    Train(Box<train::Args>),
     /// Evaluate hit rates under the paper's distortions.
     Eval(Pending),
     /// Benchmark search methods on a library.
@@ -50,7 +50,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Index(_) => pending("index"),
         Command::Query(_) => pending("query"),
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Eval(_) => pending("eval"),
         Command::Bench(_) => pending("bench"),
     };

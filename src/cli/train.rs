@@ -82,8 +82,16 @@ const DEFAULT_HOLDOUT: usize = 3;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = ModelConfig::preset(&args.preset)?.with_k_bits(args.k_bits)?;
-    anyhow::ensure!(args.batch >= 1 && args.steps >= 1, "--batch and --steps must be at least 1");
-    anyhow::ensure!(args.queue >= args.batch, "--queue ({}) must be at least --batch ({})", args.queue, args.batch);
+    anyhow::ensure!(
+        args.batch >= 1 && args.steps >= 1,
+        "--batch and --steps must be at least 1"
+    );
+    anyhow::ensure!(
+        args.queue >= args.batch,
+        "--queue ({}) must be at least --batch ({})",
+        args.queue,
+        args.batch
+    );
     anyhow::ensure!(
         config.n_mels == N_MELS && config.segment_frames == SEGMENT_FRAMES,
         "the model's segment does not match the front-end's"
@@ -95,18 +103,41 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let warn = &mut |m: String| eprintln!("warning: {m}");
     let corpus = Corpus::load(&args.music, &holdout, warn)?;
-    let hours: f64 = corpus.train.iter().map(|t| t.samples.len() as f64).sum::<f64>() / 16_000.0 / 3600.0;
+    let hours: f64 = corpus
+        .train
+        .iter()
+        .map(|t| t.samples.len() as f64)
+        .sum::<f64>()
+        / 16_000.0
+        / 3600.0;
     eprintln!(
         "music: {} training tracks ({hours:.2} h), held out: {}",
         corpus.train.len(),
-        corpus.holdout.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ")
+        corpus
+            .holdout
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let augment = AugmentConfig { max_shift_s: args.shift_ms / 1000.0, ..AugmentConfig::default() };
-    let augmenter = Augmenter::new(augment, read_folder(args.noise.as_deref())?, read_folder(args.rir.as_deref())?, args.seed)?;
+    let augment = AugmentConfig {
+        max_shift_s: args.shift_ms / 1000.0,
+        ..AugmentConfig::default()
+    };
+    let augmenter = Augmenter::new(
+        augment,
+        read_folder(args.noise.as_deref())?,
+        read_folder(args.rir.as_deref())?,
+        args.seed,
+    )?;
     let maker = BatchMaker::new(
         corpus.train,
         augmenter,
-        BatchConfig { pairs: args.batch, hard_negatives: args.hard_negatives, seed: args.seed },
+        BatchConfig {
+            pairs: args.batch,
+            hard_negatives: args.hard_negatives,
+            seed: args.seed,
+        },
     );
 
     let mut tc = TrainConfig::new(args.steps, args.seed);
@@ -119,7 +150,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut trainer = match &args.resume {
         Some(path) => {
             let t = checkpoint::load(path, tc)?;
-            anyhow::ensure!(t.model.config() == &config, "{}: the checkpoint's model is not --preset {} with K = {}", path.display(), args.preset, args.k_bits);
+            anyhow::ensure!(
+                t.model.config() == &config,
+                "{}: the checkpoint's model is not --preset {} with K = {}",
+                path.display(),
+                args.preset,
+                args.k_bits
+            );
             eprintln!("resuming at step {}", t.step);
             t
         }
@@ -129,8 +166,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let log_path = sibling(&args.out, ".log.csv");
     let bar = ProgressBar::new(args.steps);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]")
-            .context("progress bar template")?,
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .context("progress bar template")?,
     );
     bar.set_position(trainer.step);
     let mut observer = Progress {
@@ -142,7 +181,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         first_step: trainer.step,
     };
     let stop = AtomicBool::new(false);
-    train_run(&mut trainer, &maker, args.checkpoint_every, &stop, &mut observer)?;
+    train_run(
+        &mut trainer,
+        &maker,
+        args.checkpoint_every,
+        &stop,
+        &mut observer,
+    )?;
     bar.finish();
     eprintln!(
         "model: {}  checkpoint: {}  log: {}",
@@ -163,7 +208,9 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 /// Every audio file of an optional folder as 16 kHz mono; unreadable ones are errors (a
 /// user who names a folder wants its files used).
 fn read_folder(dir: Option<&Path>) -> anyhow::Result<Vec<Vec<f32>>> {
-    let Some(dir) = dir else { return Ok(Vec::new()) };
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
     let files = list_audio(dir)?;
     anyhow::ensure!(!files.is_empty(), "{}: no audio files", dir.display());
     Ok(files.iter().map(load_mono_16k).collect::<Result<_, _>>()?)
@@ -189,7 +236,11 @@ impl Observer for Progress {
             l.l_c,
             l.l_h,
             l.l_r,
-            if s.skipped { " (skipped: non-finite)" } else { "" }
+            if s.skipped {
+                " (skipped: non-finite)"
+            } else {
+                ""
+            }
         ));
         self.bar.set_position(s.step);
         Ok(())

@@ -50,7 +50,11 @@ pub fn save(trainer: &Trainer, path: &Path) -> Result<()> {
     );
     let mut tensors = model.into_tensors();
     let optim = trainer.adam.export_state(&trainer.model.params);
-    tensors.extend(optim.into_iter().map(|(name, shape, data)| NamedTensor { name, shape, data }));
+    tensors.extend(
+        optim
+            .into_iter()
+            .map(|(name, shape, data)| NamedTensor { name, shape, data }),
+    );
     let k = trainer.queue.bits();
     tensors.push(NamedTensor {
         name: QUEUE.to_string(),
@@ -68,19 +72,30 @@ pub fn load(path: &Path, config: TrainConfig) -> Result<Trainer> {
     let bad = |problem: String| Error::weights(path, problem);
     let number = |key: &str| -> Result<u64> {
         let full = format!("earmark.train.{key}");
-        let v = w.metadata_value(&full).ok_or_else(|| bad(format!("not a checkpoint: metadata `{full}` is missing")))?;
-        v.parse().map_err(|_| bad(format!("metadata `{full}` = `{v}` is not a whole number")))
+        let v = w
+            .metadata_value(&full)
+            .ok_or_else(|| bad(format!("not a checkpoint: metadata `{full}` is missing")))?;
+        v.parse()
+            .map_err(|_| bad(format!("metadata `{full}` = `{v}` is not a whole number")))
     };
-    let (step, seed, pushed, capacity) =
-        (number("step")?, number("seed")?, number("queue_pushed")?, number("queue_capacity")? as usize);
+    let (step, seed, pushed, capacity) = (
+        number("step")?,
+        number("seed")?,
+        number("queue_pushed")?,
+        number("queue_capacity")? as usize,
+    );
     if seed != config.seed || capacity != config.queue {
         return Err(bad(format!(
             "checkpoint is of seed {seed} with a queue of {capacity}; this run asks for seed {} and {}",
             config.seed, config.queue
         )));
     }
-    let meta: Vec<(String, String)> =
-        w.metadata().iter().filter(|(k, _)| !k.starts_with("earmark.train.")).cloned().collect();
+    let meta: Vec<(String, String)> = w
+        .metadata()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("earmark.train."))
+        .cloned()
+        .collect();
     let (mut model_part, mut optim, mut queue_rows) = (Vec::new(), Vec::new(), None);
     for t in w.into_tensors() {
         if t.name == QUEUE {
@@ -96,9 +111,14 @@ pub fn load(path: &Path, config: TrainConfig) -> Result<Trainer> {
     let model = Model::load(&tmp_model);
     std::fs::remove_file(&tmp_model).map_err(|e| Error::io(&tmp_model, e))?;
     let mut trainer = Trainer::new(model?, config);
-    trainer.adam.import_state(&trainer.model.params, optim).map_err(|e| bad(e.to_string()))?;
-    let rows = queue_rows.ok_or_else(|| bad(format!("not a checkpoint: tensor `{QUEUE}` is missing")))?;
-    trainer.queue = restore_queue(trainer.model.config().k_bits, capacity, pushed, &rows).map_err(bad)?;
+    trainer
+        .adam
+        .import_state(&trainer.model.params, optim)
+        .map_err(|e| bad(e.to_string()))?;
+    let rows =
+        queue_rows.ok_or_else(|| bad(format!("not a checkpoint: tensor `{QUEUE}` is missing")))?;
+    trainer.queue =
+        restore_queue(trainer.model.config().k_bits, capacity, pushed, &rows).map_err(bad)?;
     trainer.queue_pushed = pushed;
     trainer.step = step;
     Ok(trainer)
@@ -107,10 +127,18 @@ pub fn load(path: &Path, config: TrainConfig) -> Result<Trainer> {
 /// The queue with `rows` in the same storage order and the same write cursor as the one
 /// saved: push every row in storage order (filling it), then push the first `cursor` rows
 /// again, which rewrites them in place and leaves the cursor at `cursor`.
-fn restore_queue(bits: usize, capacity: usize, pushed: u64, rows: &NamedTensor) -> std::result::Result<HashQueue, String> {
+fn restore_queue(
+    bits: usize,
+    capacity: usize,
+    pushed: u64,
+    rows: &NamedTensor,
+) -> std::result::Result<HashQueue, String> {
     let len = (pushed as usize).min(capacity);
     if rows.shape != [len, bits] {
-        return Err(format!("queue has shape {:?}, expected [{len}, {bits}]", rows.shape));
+        return Err(format!(
+            "queue has shape {:?}, expected [{len}, {bits}]",
+            rows.shape
+        ));
     }
     let mut queue = HashQueue::new(bits, capacity);
     queue.push(&rows.data);

@@ -36,7 +36,9 @@ pub const HARD_SHIFT: (usize, usize) = (SAMPLE_RATE as usize / 10, SAMPLE_RATE a
 const MAX_DRAWS: usize = 1000;
 
 /// File extensions read as audio (lower case).
-pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac", "mp4"];
+pub const AUDIO_EXTENSIONS: [&str; 9] = [
+    "wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac", "mp4",
+];
 
 /// One decoded track, peak-normalised to 1.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,11 +54,14 @@ impl Track {
     /// negative shift, or its peak is below [`MIN_TRACK_PEAK`]. Normalises the peak to 1.
     pub fn new(name: impl Into<String>, mut samples: Vec<f32>) -> Option<Track> {
         let peak = samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
-        if samples.len() < WINDOW + HARD_SHIFT.1 || !(peak >= MIN_TRACK_PEAK) {
+        if samples.len() < WINDOW + HARD_SHIFT.1 || peak < MIN_TRACK_PEAK {
             return None;
         }
         samples.iter_mut().for_each(|x| *x /= peak);
-        Some(Track { name: name.into(), samples })
+        Some(Track {
+            name: name.into(),
+            samples,
+        })
     }
 }
 
@@ -102,7 +107,9 @@ fn has_audio_extension(path: &Path) -> bool {
 
 /// FNV-1a of a name: a stable (platform- and version-independent) hash for the hold-out.
 fn name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 impl Corpus {
@@ -111,11 +118,17 @@ impl Corpus {
     pub fn load(dir: &Path, holdout: &Holdout, warn: &mut dyn FnMut(String)) -> Result<Corpus> {
         let mut tracks = Vec::new();
         for path in list_audio(dir)? {
-            let name = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().into_owned();
+            let name = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .into_owned();
             match load_mono_16k(&path) {
                 Ok(samples) => match Track::new(name.clone(), samples) {
                     Some(t) => tracks.push(t),
-                    None => warn(format!("skipping {name}: silent (peak < −60 dBFS) or shorter than 1.5 s")),
+                    None => warn(format!(
+                        "skipping {name}: silent (peak < −60 dBFS) or shorter than 1.5 s"
+                    )),
                 },
                 Err(e) => warn(format!("skipping {name}: {e}")),
             }
@@ -130,10 +143,15 @@ impl Corpus {
             Holdout::Names(names) => {
                 for n in names {
                     if !tracks.iter().any(|t| matches_name(t, n)) {
-                        return Err(Error::invalid(format!("hold-out track `{n}` is not among the music")));
+                        return Err(Error::invalid(format!(
+                            "hold-out track `{n}` is not among the music"
+                        )));
                     }
                 }
-                tracks.iter().map(|t| names.iter().any(|n| matches_name(t, n))).collect()
+                tracks
+                    .iter()
+                    .map(|t| names.iter().any(|n| matches_name(t, n)))
+                    .collect()
             }
             Holdout::Count(n) => {
                 let mut order: Vec<usize> = (0..tracks.len()).collect();
@@ -145,17 +163,26 @@ impl Corpus {
         };
         let mut corpus = Corpus::default();
         for (t, out) in tracks.into_iter().zip(keep_out) {
-            if out { corpus.holdout.push(t) } else { corpus.train.push(t) }
+            if out {
+                corpus.holdout.push(t)
+            } else {
+                corpus.train.push(t)
+            }
         }
         if corpus.train.is_empty() {
-            return Err(Error::invalid("no training tracks left (every track is silent, unreadable or held out)"));
+            return Err(Error::invalid(
+                "no training tracks left (every track is silent, unreadable or held out)",
+            ));
         }
         Ok(corpus)
     }
 }
 
 fn matches_name(track: &Track, name: &str) -> bool {
-    track.name == name || Path::new(&track.name).file_name().is_some_and(|f| f == name)
+    track.name == name
+        || Path::new(&track.name)
+            .file_name()
+            .is_some_and(|f| f == name)
 }
 
 /// How batches are drawn.
@@ -188,14 +215,22 @@ fn mix(seed: u64, step: u64) -> u64 {
 
 impl BatchMaker {
     pub fn new(tracks: Vec<Track>, augmenter: Augmenter, config: BatchConfig) -> BatchMaker {
-        assert!(!tracks.is_empty() && config.pairs >= 1, "BatchMaker::new: needs tracks and B ≥ 1");
+        assert!(
+            !tracks.is_empty() && config.pairs >= 1,
+            "BatchMaker::new: needs tracks and B ≥ 1"
+        );
         let mut starts = Vec::with_capacity(tracks.len() + 1);
         starts.push(0u64);
         for t in &tracks {
             let last = starts[starts.len() - 1];
             starts.push(last + (t.samples.len() - WINDOW + 1) as u64);
         }
-        BatchMaker { tracks, starts, augmenter, config }
+        BatchMaker {
+            tracks,
+            starts,
+            augmenter,
+            config,
+        }
     }
 
     pub fn config(&self) -> &BatchConfig {
@@ -239,12 +274,15 @@ impl BatchMaker {
             if !self.config.hard_negatives {
                 return (a, p, None);
             }
-            let h = hard_start(audio.len(), start, rng).and_then(|s| segment(&audio[s..s + WINDOW]));
+            let h =
+                hard_start(audio.len(), start, rng).and_then(|s| segment(&audio[s..s + WINDOW]));
             if let Some(h) = h {
                 return (a, p, Some(h));
             }
         }
-        panic!("BatchMaker: no non-silent window found in {MAX_DRAWS} draws; the music is (nearly) silent");
+        panic!(
+            "BatchMaker: no non-silent window found in {MAX_DRAWS} draws; the music is (nearly) silent"
+        );
     }
 
     /// A window uniform over all (track, start) pairs whose mean power (the tracks are
@@ -257,7 +295,9 @@ impl BatchMaker {
                 return (track, start);
             }
         }
-        panic!("BatchMaker: no non-silent window found in {MAX_DRAWS} draws; the music is (nearly) silent");
+        panic!(
+            "BatchMaker: no non-silent window found in {MAX_DRAWS} draws; the music is (nearly) silent"
+        );
     }
 
     /// A window start uniform over all (track, start) pairs.
@@ -275,7 +315,11 @@ fn hard_start(len: usize, start: usize, rng: &mut StdRng) -> Option<usize> {
     let shift = rng.random_range(HARD_SHIFT.0..=HARD_SHIFT.1);
     let later = (start + shift + WINDOW <= len).then_some(start + shift);
     let earlier = start.checked_sub(shift);
-    if rng.random::<bool>() { later.or(earlier) } else { earlier.or(later) }
+    if rng.random::<bool>() {
+        later.or(earlier)
+    } else {
+        earlier.or(later)
+    }
 }
 
 /// Log-mel of a 1 s window as exactly one segment (first [`SEGMENT_FRAMES`] frames);

@@ -29,7 +29,10 @@ impl CsvLog {
             .open(path)
             .map_err(|e| Error::io(path, e))?;
         let empty = file.metadata().map_err(|e| Error::io(path, e))?.len() == 0;
-        let mut log = CsvLog { path: path.to_path_buf(), out: BufWriter::new(file) };
+        let mut log = CsvLog {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        };
         if empty {
             log.line(HEADER)?;
         }

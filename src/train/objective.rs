@@ -18,8 +18,7 @@ use crate::autograd::{ParamStore, Tape, Var};
 use crate::model::Encoder;
 use crate::tensor::Tensor;
 use crate::train::loss::{
-    NtXentConfig, balanced_hash_backward, balanced_hash_forward, nt_xent_backward,
-    nt_xent_forward,
+    NtXentConfig, balanced_hash_backward, balanced_hash_forward, nt_xent_backward, nt_xent_forward,
 };
 use crate::train::sinkhorn::{HashQueue, SinkhornConfig, balanced_assignment};
 
@@ -115,7 +114,12 @@ pub struct Losses {
 }
 
 /// One encoder pass over the batch; slices the outputs by role and normalises q.
-pub fn encode(tape: &mut Tape, encoder: &Encoder, store: &ParamStore, batch: &PairBatch) -> Encoded {
+pub fn encode(
+    tape: &mut Tape,
+    encoder: &Encoder,
+    store: &ParamStore,
+    batch: &PairBatch,
+) -> Encoded {
     let (b, m) = (batch.pairs(), batch.hard_count());
     let x = tape.input(batch.stacked()); // (2B + M, segment_len)
     let out = encoder.forward(tape, store, &x);
@@ -136,7 +140,12 @@ pub fn assign(encoded: &Encoded, queue: &HashQueue, cfg: &SinkhornConfig) -> Vec
 }
 
 /// L = L_c + λ_h L_h + λ_r L_r for the targets k* (B), as a scalar var, and its parts.
-pub fn loss(tape: &mut Tape, encoded: &Encoded, targets: &[u32], cfg: &ObjectiveConfig) -> (Var, Losses) {
+pub fn loss(
+    tape: &mut Tape,
+    encoded: &Encoded,
+    targets: &[u32],
+    cfg: &ObjectiveConfig,
+) -> (Var, Losses) {
     let [ex, ep, eh] = &encoded.e;
     let [qx, qp, qh] = &encoded.qhat;
     let l_c = nt_xent(tape, ex, ep, eh, cfg.contrastive);
@@ -164,36 +173,62 @@ pub fn nt_xent(tape: &mut Tape, a: &Var, p: &Var, h: &Var, cfg: NtXentConfig) ->
         nt_xent_forward(a.data(), p.data(), h.data(), b, d, &cfg)
     };
     let (ac, pc, hc) = (a.clone(), p.clone(), h.clone());
-    tape.custom("nt_xent", &[a, p, h], Tensor::new(&[1], vec![loss]), move |dout, grads| {
-        let mut bufs = [ac.shape(), pc.shape(), hc.shape()].map(|s| vec![0.0; s.iter().product()]);
-        let [da, dp, dh] = &mut bufs;
-        nt_xent_backward(ac.data(), pc.data(), hc.data(), &cache, dout.item(), da, dp, dh);
-        for (g, buf) in grads.iter_mut().zip(&bufs) {
-            if let Some(g) = g.as_deref_mut() {
-                g.data_mut().iter_mut().zip(buf).for_each(|(g, d)| *g += d);
+    tape.custom(
+        "nt_xent",
+        &[a, p, h],
+        Tensor::new(&[1], vec![loss]),
+        move |dout, grads| {
+            let mut bufs =
+                [ac.shape(), pc.shape(), hc.shape()].map(|s| vec![0.0; s.iter().product()]);
+            let [da, dp, dh] = &mut bufs;
+            nt_xent_backward(
+                ac.data(),
+                pc.data(),
+                hc.data(),
+                &cache,
+                dout.item(),
+                da,
+                dp,
+                dh,
+            );
+            for (g, buf) in grads.iter_mut().zip(&bufs) {
+                if let Some(g) = g.as_deref_mut() {
+                    g.data_mut().iter_mut().zip(buf).for_each(|(g, d)| *g += d);
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// L_r of anchors `qx` (B, K) and positives `qp` (B, K) towards `targets` (B) as a custom
 /// op; output shape (1).
-pub fn balanced_hash(tape: &mut Tape, qx: &Var, qp: &Var, targets: &[u32], temperature: f32) -> Var {
+pub fn balanced_hash(
+    tape: &mut Tape,
+    qx: &Var,
+    qp: &Var,
+    targets: &[u32],
+    temperature: f32,
+) -> Var {
     let bits = qx.shape()[1];
     let (loss, cache) = {
         let _p = crate::profile::scope("balanced_hash", 0);
         balanced_hash_forward(qx.data(), qp.data(), targets, bits, temperature)
     };
-    tape.custom("balanced_hash", &[qx, qp], Tensor::new(&[1], vec![loss]), move |dout, grads| {
-        let n = cache_len(grads);
-        let (mut dqx, mut dqp) = (vec![0.0; n], vec![0.0; n]);
-        balanced_hash_backward(&cache, dout.item(), &mut dqx, &mut dqp);
-        for (g, buf) in grads.iter_mut().zip([&dqx, &dqp]) {
-            if let Some(g) = g.as_deref_mut() {
-                g.data_mut().iter_mut().zip(buf).for_each(|(g, d)| *g += d);
+    tape.custom(
+        "balanced_hash",
+        &[qx, qp],
+        Tensor::new(&[1], vec![loss]),
+        move |dout, grads| {
+            let n = cache_len(grads);
+            let (mut dqx, mut dqp) = (vec![0.0; n], vec![0.0; n]);
+            balanced_hash_backward(&cache, dout.item(), &mut dqx, &mut dqp);
+            for (g, buf) in grads.iter_mut().zip([&dqx, &dqp]) {
+                if let Some(g) = g.as_deref_mut() {
+                    g.data_mut().iter_mut().zip(buf).for_each(|(g, d)| *g += d);
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// B·K of a balanced-hash backward, from whichever gradient buffer is present.

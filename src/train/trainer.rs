@@ -99,7 +99,14 @@ impl Trainer {
     pub fn new(model: Model, config: TrainConfig) -> Trainer {
         let adam = Adam::new(AdamConfig::adam(), &model.params);
         let queue = HashQueue::new(model.config().k_bits, config.queue);
-        Trainer { model, adam, queue, queue_pushed: 0, step: 0, config }
+        Trainer {
+            model,
+            adam,
+            queue,
+            queue_pushed: 0,
+            step: 0,
+            config,
+        }
     }
 
     /// One optimiser step on `batch`.
@@ -118,8 +125,14 @@ impl Trainer {
         let store = &mut self.model.params;
         store.zero_grad();
         let mut tape = Tape::new();
-        let (loss, losses, qhat) =
-            objective(&mut tape, &self.model.encoder, store, batch, &self.queue, &self.config.objective);
+        let (loss, losses, qhat) = objective(
+            &mut tape,
+            &self.model.encoder,
+            store,
+            batch,
+            &self.queue,
+            &self.config.objective,
+        );
         let mut skipped = !losses.total.is_finite();
         let mut norm = f32::NAN;
         if !skipped {
@@ -136,7 +149,14 @@ impl Trainer {
         self.queue.push(&qhat);
         self.queue_pushed += batch.pairs() as u64;
         self.step += 1;
-        StepStats { step: self.step, lr, losses, grad_norm: norm, seconds: t0.elapsed().as_secs_f64(), skipped }
+        StepStats {
+            step: self.step,
+            lr,
+            losses,
+            grad_norm: norm,
+            seconds: t0.elapsed().as_secs_f64(),
+            skipped,
+        }
     }
 }
 
