@@ -3,6 +3,7 @@
 mod eval;
 mod inspect;
 mod output;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ enum Command {
     /// Identify query clips against a library.
     Query(Pending),
     /// Train a model on a folder of music.
-    Train(Pending),
+    Train(Box<train::Args>),
     /// Evaluate hit rates under the paper's distortions.
     Eval(eval::Args),
     /// Benchmark search methods on a library.
@@ -50,7 +51,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Index(_) => pending("index"),
         Command::Query(_) => pending("query"),
-        Command::Train(_) => pending("train"),
+        Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
         Command::Bench(_) => pending("bench"),
     };
