@@ -15,6 +15,7 @@ use earmark::train::checkpoint;
 use earmark::train::data::{BatchConfig, BatchMaker, Corpus, Holdout, list_audio};
 use earmark::train::log::CsvLog;
 use earmark::train::trainer::{Observer, StepStats, TrainConfig, Trainer, run as train_run};
+use earmark::train::validate::{Validation, validate, validation_conditions};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -72,6 +73,12 @@ pub struct Args {
     /// Continue from a checkpoint written by an earlier run with the same settings.
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Validate on the held-out tracks every N steps (and at the end); 0 = never.
+    #[arg(long, default_value_t = 500)]
+    validate_every: u64,
+    /// Queries per validation condition.
+    #[arg(long, default_value_t = 100)]
+    val_queries: usize,
     /// Where to write the trained model (safetensors, f32).
     #[arg(long)]
     out: PathBuf,
@@ -124,12 +131,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_shift_s: args.shift_ms / 1000.0,
         ..AugmentConfig::default()
     };
-    let augmenter = Augmenter::new(
-        augment,
-        read_folder(args.noise.as_deref())?,
-        read_folder(args.rir.as_deref())?,
-        args.seed,
+    let (noises, rirs) = (read_folder(args.noise.as_deref())?, read_folder(args.rir.as_deref())?);
+    // Validation draws its own rooms at the exact RT60s it tests, from a seed of its own,
+    // so that it is the same at every step and across resumes.
+    let val_augmenter = earmark::eval::queries::eval_augmenter(
+        &validation_conditions(),
+        noises.clone(),
+        rirs.clone(),
+        args.seed ^ VALIDATION_SEED,
     )?;
+    let holdout: Vec<Vec<f32>> = corpus.holdout.iter().map(|t| t.samples.clone()).collect();
+    let augmenter = Augmenter::new(augment, noises, rirs, args.seed)?;
     let maker = BatchMaker::new(
         corpus.train,
         augmenter,
@@ -179,6 +191,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out: args.out.clone(),
         started: std::time::Instant::now(),
         first_step: trainer.step,
+        last_step: args.steps,
+        validation: (args.validate_every > 0 && !holdout.is_empty()).then(|| Validator {
+            every: args.validate_every,
+            queries: args.val_queries,
+            seed: args.seed ^ VALIDATION_SEED,
+            tracks: holdout,
+            augmenter: val_augmenter,
+            log: sibling(&args.out, ".val.csv"),
+        }),
     };
     let stop = AtomicBool::new(false);
     train_run(
@@ -216,7 +237,43 @@ fn read_folder(dir: Option<&Path>) -> anyhow::Result<Vec<Vec<f32>>> {
     Ok(files.iter().map(load_mono_16k).collect::<Result<_, _>>()?)
 }
 
-/// Progress bar, CSV log and checkpoints of a CLI run.
+/// Seed offset of the validation queries (any fixed value: it keeps them apart from the
+/// training batches of the same `--seed`).
+const VALIDATION_SEED: u64 = 0x7a1d_a7e5;
+
+/// Held-out validation (issue 5): hit rates, bucket occupancy, bucket stability.
+struct Validator {
+    every: u64,
+    queries: usize,
+    seed: u64,
+    tracks: Vec<Vec<f32>>,
+    augmenter: Augmenter,
+    /// `MODEL.val.csv`: step, then [`Validation::csv_row`].
+    log: PathBuf,
+}
+
+impl Validator {
+    fn run(&self, model: &Model, step: u64) -> earmark::Result<Validation> {
+        let v = validate(model, &self.tracks, &self.augmenter, self.queries, self.seed)?;
+        use std::io::Write;
+        let fresh = !self.log.exists();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| earmark::Error::io(&self.log, e))?;
+        let write = |f: &mut std::fs::File| -> std::io::Result<()> {
+            if fresh {
+                writeln!(f, "step,{}", Validation::csv_header())?;
+            }
+            writeln!(f, "{step},{}", v.csv_row())
+        };
+        write(&mut f).map_err(|e| earmark::Error::io(&self.log, e))?;
+        Ok(v)
+    }
+}
+
+/// Progress bar, CSV log, validation and checkpoints of a CLI run.
 struct Progress {
     bar: ProgressBar,
     log: CsvLog,
@@ -224,11 +281,25 @@ struct Progress {
     out: PathBuf,
     started: std::time::Instant,
     first_step: u64,
+    last_step: u64,
+    validation: Option<Validator>,
 }
 
 impl Observer for Progress {
-    fn on_step(&mut self, _: &Trainer, s: &StepStats) -> earmark::Result<()> {
+    fn on_step(&mut self, trainer: &Trainer, s: &StepStats) -> earmark::Result<()> {
         self.log.write(s)?;
+        if let Some(v) = &self.validation
+            && (s.step % v.every == 0 || s.step == self.last_step)
+        {
+            let result = v.run(&trainer.model, s.step)?;
+            let line = format!("step {}: {result}", s.step);
+            // A hidden bar (stderr not a terminal, e.g. a nohup log) drops println.
+            if self.bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                self.bar.println(line);
+            }
+        }
         let rate = (s.step - self.first_step) as f64 / self.started.elapsed().as_secs_f64();
         let l = &s.losses;
         self.bar.set_message(format!(
