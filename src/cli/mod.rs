@@ -1,7 +1,13 @@
 //! Argument parsing and dispatch; one file per subcommand.
 
+mod bench;
+mod embed;
+mod index;
 mod inspect;
+mod library;
+mod model_choice;
 mod output;
+mod query;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,15 +28,20 @@ enum Command {
     /// Show format, channels, rate, duration, segments and levels of audio files.
     Inspect(inspect::Args),
     /// Index a catalogue of audio files into a library.
-    Index(Pending),
+    Index(index::Args),
     /// Identify query clips against a library.
-    Query(Pending),
+    Query(query::Args),
+    /// Show or edit a library: info, tracks, remove.
+    Library(library::Args),
+    /// Print a file's segment embeddings and bucket keys, or write them as .npy.
+    Embed(embed::Args),
     /// Train a model on a folder of music.
     Train(Pending),
     /// Evaluate hit rates under the paper's distortions.
     Eval(Pending),
     /// Benchmark search methods on a library.
-    Bench(Pending),
+    #[command(subcommand)]
+    Bench(bench::Command),
 }
 
 /// Arguments of a subcommand that this build does not provide yet.
@@ -47,11 +58,13 @@ pub fn run() -> ExitCode {
     }
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
-        Command::Index(_) => pending("index"),
-        Command::Query(_) => pending("query"),
+        Command::Index(args) => index::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Library(args) => library::run(args),
+        Command::Embed(args) => embed::run(args),
         Command::Train(_) => pending("train"),
         Command::Eval(_) => pending("eval"),
-        Command::Bench(_) => pending("bench"),
+        Command::Bench(command) => bench::run(command),
     };
     if earmark::profile::enabled() {
         eprint!("{}", earmark::profile::report());
