@@ -432,3 +432,54 @@ fn inspect_exit_codes_and_quiet_broken_pipe() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_search_prints_one_table() {
+    let dir = temp_dir("bench");
+    let (library, _) = indexed(&dir);
+    let o = earmark(&[
+        "bench",
+        "search",
+        "-l",
+        library.to_str().unwrap(),
+        "--queries",
+        "4",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains("µs/segment"), "{table}");
+    // Exhaustive, 4 probe budgets and 4 LSH settings, each one row.
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.starts_with("exhaustive "))
+            .count(),
+        1,
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with("ht ")).count(),
+        4,
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with("lsh ")).count(),
+        4,
+        "{table}"
+    );
+    // Without the audio the queries cannot be built: a clear error.
+    let o = earmark(&[
+        "bench",
+        "search",
+        "-l",
+        library.to_str().unwrap(),
+        "--root",
+        "/nonexistent",
+        "--random-model",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--root"), "{}", stderr(&o));
+}

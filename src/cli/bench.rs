@@ -16,6 +16,7 @@ use earmark::index::{Library, LshParams, Method, Query, SearchSettings, Searcher
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -189,14 +190,16 @@ fn make_queries(
     let mut queries = Vec::with_capacity(args.queries);
     for _ in 0..args.queries {
         let track = long_enough[rng.random_range(0..long_enough.len())];
-        if !audio.contains_key(&track) {
-            let path = root.join(&library.tracks()[track].path);
-            let samples = earmark::audio::load_mono_16k(&path).with_context(|| {
-                format!("the library's audio (use --root DIR to say where it is)")
-            })?;
-            audio.insert(track, samples);
-        }
-        let samples = &audio[&track];
+        let samples = match audio.entry(track) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let path = root.join(&library.tracks()[track].path);
+                e.insert(
+                    earmark::audio::load_mono_16k(&path)
+                        .context("the library's audio (use --root DIR to say where it is)")?,
+                )
+            }
+        };
         let start = rng.random_range(0..samples.len().saturating_sub(len).max(1));
         let distortion = augmenter.draw(&mut rng);
         let window = augmenter.render(&distortion, samples, start as isize, len, &mut rng);
