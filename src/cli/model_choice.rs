@@ -61,7 +61,7 @@ fn find_default() -> anyhow::Result<PathBuf> {
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "no model found: pass --model PATH or set {MODEL_ENV}, or train one with \
-                 `earmark train MUSIC_DIR -o {DEFAULT_MODEL}` (looked for {DEFAULT_MODEL} in the \
+                 `earmark train --music DIR --out {DEFAULT_MODEL}` (looked for {DEFAULT_MODEL} in the \
                  current directory and above the executable)"
             )
         })
