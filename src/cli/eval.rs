@@ -16,14 +16,8 @@ use earmark::eval::{
     paper_conditions, parse_truth_csv, plan_queries, render_query, write_truth_csv,
 };
 use earmark::index::{Library, LshParams, Method, SearchSettings, Searcher};
-use earmark::model::{Model, ModelConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// The shipped model, used when no `--model` is given.
-const DEFAULT_MODEL: &str = "models/earmark-small.safetensors";
-
-/// Audio file extensions read from `--music`, `--noise` and `--rir` folders.
-const AUDIO_EXTENSIONS: [&str; 8] = ["wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac"];
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -60,27 +54,8 @@ pub struct Args {
     /// Also write the rendered queries as WAV files under OUT/queries.
     #[arg(long)]
     write_queries: bool,
-    /// Model weights.
-    #[arg(long, default_value = DEFAULT_MODEL, conflicts_with = "random_model")]
-    model: PathBuf,
-    /// A randomly initialised `small` model of this seed instead (for testing the pipeline).
-    #[arg(long)]
-    random_model: Option<u64>,
-}
-
-/// Loads the model of `--model`, or a random one. Private to `eval` for now; the CLI's
-/// shared model choice will replace it.
-fn load_model(args: &Args) -> anyhow::Result<Model> {
-    if let Some(seed) = args.random_model {
-        return Ok(Model::new(ModelConfig::SMALL, seed));
-    }
-    if !args.model.exists() {
-        bail!(
-            "model {} not found: train one with `earmark train`, pass --model PATH, or --random-model SEED to test the pipeline",
-            args.model.display()
-        );
-    }
-    Model::load(&args.model).with_context(|| format!("loading model {}", args.model.display()))
+    #[command(flatten)]
+    model: super::model_choice::ModelArgs,
 }
 
 fn method(name: &str) -> anyhow::Result<Method> {
@@ -92,33 +67,11 @@ fn method(name: &str) -> anyhow::Result<Method> {
     }
 }
 
-/// Every audio file under `dir`, sorted (so that the order is the same on every machine).
-fn audio_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 fn load_folder(dir: Option<&Path>) -> anyhow::Result<Vec<Vec<f32>>> {
     let Some(dir) = dir else {
         return Ok(Vec::new());
     };
-    let files = audio_files(dir)?;
+    let files = earmark::train::data::list_audio(dir)?;
     if files.is_empty() {
         bail!("no audio files in {}", dir.display());
     }
@@ -148,7 +101,7 @@ struct AnswerRow {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model = load_model(&args)?;
+    let model = args.model.load()?;
     let library = Library::open(&args.library, model.identity())
         .with_context(|| format!("opening library {}", args.library.display()))?;
     let methods = args

@@ -1,8 +1,14 @@
 //! Argument parsing and dispatch; one file per subcommand.
 
+mod bench;
+mod embed;
 mod eval;
+mod index;
 mod inspect;
+mod library;
+mod model_choice;
 mod output;
+mod query;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -24,22 +30,20 @@ enum Command {
     /// Show format, channels, rate, duration, segments and levels of audio files.
     Inspect(inspect::Args),
     /// Index a catalogue of audio files into a library.
-    Index(Pending),
+    Index(index::Args),
     /// Identify query clips against a library.
-    Query(Pending),
+    Query(query::Args),
+    /// Show or edit a library: info, tracks, remove.
+    Library(library::Args),
+    /// Print a file's segment embeddings and bucket keys, or write them as .npy.
+    Embed(embed::Args),
     /// Train a model on a folder of music.
     Train(Box<train::Args>),
     /// Evaluate hit rates under the paper's distortions.
     Eval(eval::Args),
     /// Benchmark search methods on a library.
-    Bench(Pending),
-}
-
-/// Arguments of a subcommand that this build does not provide yet.
-#[derive(clap::Args, Debug)]
-struct Pending {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    #[command(subcommand)]
+    Bench(bench::Command),
 }
 
 pub fn run() -> ExitCode {
@@ -49,11 +53,13 @@ pub fn run() -> ExitCode {
     }
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
-        Command::Index(_) => pending("index"),
-        Command::Query(_) => pending("query"),
+        Command::Index(args) => index::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Library(args) => library::run(args),
+        Command::Embed(args) => embed::run(args),
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
-        Command::Bench(_) => pending("bench"),
+        Command::Bench(command) => bench::run(command),
     };
     if earmark::profile::enabled() {
         eprint!("{}", earmark::profile::report());
@@ -61,6 +67,3 @@ pub fn run() -> ExitCode {
     output::exit_code(result)
 }
 
-fn pending(name: &str) -> anyhow::Result<()> {
-    anyhow::bail!("`earmark {name}` is not part of this build yet")
-}

@@ -1,0 +1,216 @@
+//! `earmark bench search -l LIBRARY`: hit rate and speed of every search method on
+//! distorted queries cut from the library's own audio.
+//!
+//! Queries: `--queries` windows of `--seconds` seconds, each from a random track at a
+//! random sample offset (so almost always between two grid points), distorted by the
+//! [`Augmenter`] with generated noise and room responses (clean, noise, reverb or both,
+//! SNRs 0–20 dB). The audio is read from `--root` (default: the library's directory), under
+//! the tracks' stored relative paths. A query is a hit when its best alignment, whatever
+//! its score, is on the right track within ±50 ms of the true start.
+
+use super::model_choice::ModelArgs;
+use anyhow::{Context, bail};
+use earmark::audio::SAMPLE_RATE;
+use earmark::audio::augment::{AugmentConfig, Augmenter};
+use earmark::index::{Library, LshParams, Method, Query, SearchSettings, Searcher};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// A hit's start must be within this many seconds of the truth (DESIGN.md §6).
+const HIT_TOLERANCE_S: f64 = 0.05;
+
+/// Hash-table probe budgets swept.
+const HT_PROBES: [usize; 4] = [16, 64, 256, 1024];
+
+/// LSH settings swept: (k, L, w, probes per table).
+const LSH_SWEEP: [(usize, usize, f32, usize); 4] = [
+    (8, 8, 1.0, 4),
+    (12, 8, 1.5, 8),
+    (12, 16, 1.5, 16),
+    (16, 16, 2.0, 16),
+];
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Hit rate, eval% and time per query segment of HT, LSH and exhaustive search.
+    Search(SearchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    #[arg(short, long, value_name = "LIBRARY")]
+    library: PathBuf,
+    /// Where the indexed audio lives (track paths are relative to it). Default: the
+    /// library file's directory.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Number of distorted queries.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    queries: usize,
+    /// Query length in seconds.
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    seconds: f64,
+    /// Seed of the query positions and distortions.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Search(args) => search(args),
+    }
+}
+
+/// An embedded query and where it came from.
+struct Distorted {
+    track: usize,
+    start_s: f64,
+    embeddings: Vec<f32>,
+    logits: Vec<f32>,
+    segments: usize,
+}
+
+fn search(args: SearchArgs) -> anyhow::Result<()> {
+    let model = args.model.load()?;
+    let library = Library::open(&args.library, model.identity())?;
+    let root = match &args.root {
+        Some(root) => root.clone(),
+        None => args.library.parent().map(PathBuf::from).unwrap_or_default(),
+    };
+    let queries = make_queries(&args, &library, &model, &root)?;
+    let segments: usize = queries.iter().map(|q| q.segments).sum();
+    println!(
+        "{} queries of {} s ({} segments) on {} tracks, {} segments",
+        queries.len(),
+        args.seconds,
+        segments,
+        library.tracks().len(),
+        library.rows()
+    );
+    println!(
+        "{:<11} {:<26} {:>7} {:>9} {:>12} {:>9}",
+        "method", "settings", "top-1", "eval%", "µs/segment", "speed-up"
+    );
+    let settings = SearchSettings {
+        min_score: -1.0,
+        ..SearchSettings::default()
+    };
+    let mut runs: Vec<(&str, String, Method, SearchSettings)> =
+        vec![("exhaustive", String::new(), Method::Exhaustive, settings)];
+    for probes in HT_PROBES {
+        runs.push((
+            "ht",
+            format!("probes {probes}"),
+            Method::HashTable,
+            SearchSettings {
+                probe_budget: probes,
+                ..settings
+            },
+        ));
+    }
+    for (k, tables, width, probes) in LSH_SWEEP {
+        let params = LshParams {
+            k,
+            tables,
+            width,
+            probes,
+            ..LshParams::default()
+        };
+        runs.push((
+            "lsh",
+            format!("k {k} L {tables} w {width} p {probes}"),
+            Method::Lsh(params),
+            settings,
+        ));
+    }
+    let mut exhaustive_us = None;
+    for (name, label, method, settings) in runs {
+        let searcher = Searcher::new(&library, method);
+        let (mut hits, mut eval) = (0usize, 0.0f64);
+        let started = Instant::now();
+        for q in &queries {
+            let query = Query {
+                embeddings: &q.embeddings,
+                logits: &q.logits,
+                hop: library.config().hop,
+            };
+            let answer = searcher.search(&query, &settings)?;
+            eval += answer.eval_percent;
+            if answer.best().is_some_and(|h| {
+                h.track == q.track && (h.start_s - q.start_s).abs() <= HIT_TOLERANCE_S
+            }) {
+                hits += 1;
+            }
+        }
+        let us = started.elapsed().as_secs_f64() * 1e6 / segments.max(1) as f64;
+        let base = *exhaustive_us.get_or_insert(us);
+        println!(
+            "{name:<11} {label:<26} {:>6.1}% {:>9.3} {:>12.1} {:>8.1}×",
+            100.0 * hits as f64 / queries.len() as f64,
+            eval / queries.len() as f64,
+            us,
+            base / us
+        );
+    }
+    Ok(())
+}
+
+/// Cuts, distorts and embeds the benchmark's queries.
+fn make_queries(
+    args: &SearchArgs,
+    library: &Library,
+    model: &earmark::model::Model,
+    root: &std::path::Path,
+) -> anyhow::Result<Vec<Distorted>> {
+    let len = (args.seconds * f64::from(SAMPLE_RATE)).round() as usize;
+    let long_enough: Vec<usize> = (0..library.tracks().len())
+        .filter(|&t| library.tracks()[t].duration_s > args.seconds)
+        .collect();
+    if long_enough.is_empty() || args.seconds < 1.0 {
+        bail!(
+            "no track is longer than the {} s queries (queries need at least 1 s)",
+            args.seconds
+        );
+    }
+    let config = AugmentConfig {
+        generated_rirs: 16,
+        generated_noises_per_kind: 1,
+        generated_noise_s: 4.0,
+        ..AugmentConfig::default()
+    };
+    let augmenter = Augmenter::new(config, vec![], vec![], args.seed)?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let mut audio: HashMap<usize, Vec<f32>> = HashMap::new();
+    let mut queries = Vec::with_capacity(args.queries);
+    for _ in 0..args.queries {
+        let track = long_enough[rng.random_range(0..long_enough.len())];
+        let samples = match audio.entry(track) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let path = root.join(&library.tracks()[track].path);
+                e.insert(
+                    earmark::audio::load_mono_16k(&path)
+                        .context("the library's audio (use --root DIR to say where it is)")?,
+                )
+            }
+        };
+        let start = rng.random_range(0..samples.len().saturating_sub(len).max(1));
+        let distortion = augmenter.draw(&mut rng);
+        let window = augmenter.render(&distortion, samples, start as isize, len, &mut rng);
+        let e = model.embed_audio(&window, library.config().hop as usize)?;
+        queries.push(Distorted {
+            track,
+            start_s: start as f64 / f64::from(SAMPLE_RATE),
+            embeddings: e.embeddings,
+            logits: e.logits,
+            segments: e.n,
+        });
+    }
+    Ok(queries)
+}

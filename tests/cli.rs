@@ -1,0 +1,485 @@
+//! End-to-end tests of the `earmark` binary: index → query on generated music-like WAVs
+//! with an untrained encoder (`--random-model 1`), output formats, library edits, and
+//! failure modes (unreadable audio, damaged library, broken pipe).
+
+use earmark::audio::{WavSample, write_wav};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const RATE: usize = 16_000;
+const TRACK_SECONDS: usize = 8;
+
+fn earmark(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .args(args)
+        .output()
+        .expect("earmark runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh temporary directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("earmark-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A deterministic pseudo-random stream (xorshift64*), enough for note choices.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A music-like track: 16 chords of three random notes, each with a Hann envelope.
+fn song(seed: u64) -> Vec<f32> {
+    let mut rng = Lcg(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let n = TRACK_SECONDS * RATE;
+    let chord = n / 16;
+    let mut out = vec![0.0f32; n];
+    for c in 0..16 {
+        let freqs: Vec<f64> = (0..3).map(|_| 150.0 + 1350.0 * rng.next()).collect();
+        for i in 0..chord {
+            let t = i as f64 / RATE as f64;
+            let env = 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / chord as f64).cos();
+            let v: f64 = freqs
+                .iter()
+                .map(|f| (2.0 * std::f64::consts::PI * f * t).sin())
+                .sum();
+            out[c * chord + i] = (0.15 * env * v) as f32;
+        }
+    }
+    out
+}
+
+fn write(path: &Path, samples: &[f32]) {
+    write_wav(path, samples, 1, RATE as u32, WavSample::I16).unwrap();
+}
+
+/// Three tracks in `dir/lib` (one in a subfolder), indexed into `dir/lib/lib.earmark`.
+fn indexed(dir: &Path) -> (PathBuf, Vec<Vec<f32>>) {
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(lib.join("sub")).unwrap();
+    let songs: Vec<Vec<f32>> = (1..=3).map(song).collect();
+    write(&lib.join("a.wav"), &songs[0]);
+    write(&lib.join("b.wav"), &songs[1]);
+    write(&lib.join("sub/c.wav"), &songs[2]);
+    let library = lib.join("lib.earmark");
+    let o = earmark(&[
+        "index",
+        lib.to_str().unwrap(),
+        "-o",
+        library.to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (library, songs)
+}
+
+/// `seconds` of `song` from `start_s`, plus optional white-ish noise of amplitude `noise`.
+fn excerpt(dir: &Path, name: &str, song: &[f32], start_s: f64, noise: f32) -> PathBuf {
+    let start = (start_s * RATE as f64) as usize;
+    let mut rng = Lcg(7);
+    let samples: Vec<f32> = song[start..start + 2 * RATE]
+        .iter()
+        .map(|x| x + noise * (rng.next() as f32 - 0.5))
+        .collect();
+    let path = dir.join(name);
+    write(&path, &samples);
+    path
+}
+
+#[test]
+fn index_then_query_finds_track_and_start() {
+    let dir = temp_dir("query");
+    let (library, songs) = indexed(&dir);
+    let lib = library.to_str().unwrap();
+    let clean = excerpt(&dir, "clean.wav", &songs[2], 3.234, 0.0);
+    let noisy = excerpt(&dir, "noisy.wav", &songs[1], 1.5, 0.05);
+    for method in ["ht", "exhaustive", "lsh"] {
+        let o = earmark(&[
+            "query",
+            "-l",
+            lib,
+            clean.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--method",
+            method,
+            "--random-model",
+            "1",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("query,track,start_seconds,score,votes"));
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        assert_eq!(row.len(), 5, "{text}");
+        assert_eq!(row[1], "sub/c.wav", "{method}: {text}");
+        let start: f64 = row[2].parse().unwrap();
+        assert!((start - 3.234).abs() <= 0.05, "{method}: start {start}");
+        assert!(lines.next().is_none());
+    }
+    let o = earmark(&[
+        "query",
+        "-l",
+        lib,
+        noisy.to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("b.wav at"), "{}", stdout(&o));
+}
+
+#[test]
+fn json_and_windows_and_no_match() {
+    let dir = temp_dir("json");
+    let (library, songs) = indexed(&dir);
+    let lib = library.to_str().unwrap();
+    let clean = excerpt(&dir, "clean.wav", &songs[0], 2.0, 0.0);
+    let o = earmark(&[
+        "query",
+        "-l",
+        lib,
+        clean.to_str().unwrap(),
+        "--format",
+        "json",
+        "--top",
+        "2",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json = stdout(&o);
+    let trimmed = json.trim();
+    assert!(trimmed.starts_with('[') && trimmed.ends_with(']'), "{json}");
+    assert!(json.contains("\"track\": \"a.wav\""), "{json}");
+    assert!(
+        json.contains("\"start_seconds\": ") && json.contains("\"votes\": "),
+        "{json}"
+    );
+    assert_eq!(json.matches('{').count(), json.matches('}').count());
+
+    // A recording: 3 s of b then 3 s of a, reported per 3 s window.
+    let mut long = songs[1][..3 * RATE].to_vec();
+    long.extend_from_slice(&songs[0][RATE..4 * RATE]);
+    let rec = dir.join("rec.wav");
+    write(&rec, &long);
+    let o = earmark(&[
+        "query",
+        "-l",
+        lib,
+        rec.to_str().unwrap(),
+        "--every",
+        "3",
+        "--format",
+        "csv",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<String> = stdout(&o).lines().skip(1).map(String::from).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].contains(",b.wav,") && rows[1].contains(",a.wav,"),
+        "{rows:?}"
+    );
+
+    // An unrelated signal: a plain tone scores too low, so no match and an empty track.
+    let tone: Vec<f32> = (0..2 * RATE)
+        .map(|i| (i as f32 * 0.37).sin() * 0.3)
+        .collect();
+    let other = dir.join("tone.wav");
+    write(&other, &tone);
+    let o = earmark(&[
+        "query",
+        "-l",
+        lib,
+        other.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--min-score",
+        "0.95",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().nth(1),
+        Some(format!("{},,,,", other.display()).as_str())
+    );
+}
+
+#[test]
+fn append_does_not_duplicate_and_remove_removes() {
+    let dir = temp_dir("edit");
+    let (library, _) = indexed(&dir);
+    let lib = library.to_str().unwrap();
+    let root = dir.join("lib");
+    let o = earmark(&[
+        "index",
+        root.to_str().unwrap(),
+        "-o",
+        lib,
+        "--append",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("0 added, 0 replaced, 3 unchanged"),
+        "{}",
+        stdout(&o)
+    );
+    let o = earmark(&[
+        "index",
+        root.to_str().unwrap(),
+        "-o",
+        lib,
+        "--random-model",
+        "1",
+    ]);
+    assert!(
+        !o.status.success(),
+        "an existing library is not overwritten without --append"
+    );
+
+    let o = earmark(&["library", "info", "-l", lib, "--random-model", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("tracks        3"), "{}", stdout(&o));
+    let o = earmark(&[
+        "library",
+        "remove",
+        "-l",
+        lib,
+        "sub/c.wav",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = earmark(&["library", "tracks", "-l", lib, "--random-model", "1"]);
+    let listing = stdout(&o);
+    let mut tracks: Vec<&str> = listing
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    tracks.sort_unstable();
+    assert_eq!(tracks, ["a.wav", "b.wav"]);
+    let o = earmark(&[
+        "library",
+        "remove",
+        "-l",
+        lib,
+        "nope.wav",
+        "--random-model",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no track nope.wav"), "{}", stderr(&o));
+    // Another model's identity is refused.
+    let o = earmark(&["library", "info", "-l", lib, "--random-model", "2"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn unreadable_files_are_skipped_and_damaged_libraries_refused() {
+    let dir = temp_dir("bad");
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    write(&lib.join("good.wav"), &song(5));
+    std::fs::write(lib.join("bad.wav"), b"this is not audio").unwrap();
+    let out = dir.join("x.earmark");
+    let o = earmark(&[
+        "index",
+        lib.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped") && stderr(&o).contains("bad.wav"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("1 added"), "{}", stdout(&o));
+
+    let mut bytes = std::fs::read(&out).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&out, &bytes).unwrap();
+    let o = earmark(&[
+        "library",
+        "info",
+        "-l",
+        out.to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("x.earmark"), "{err}");
+
+    let only_bad = dir.join("only_bad");
+    std::fs::create_dir_all(&only_bad).unwrap();
+    std::fs::write(only_bad.join("bad.flac"), b"nope").unwrap();
+    let o = earmark(&[
+        "index",
+        only_bad.to_str().unwrap(),
+        "-o",
+        dir.join("y.earmark").to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(!o.status.success(), "nothing readable: failure");
+}
+
+#[test]
+fn embed_prints_and_writes_npy() {
+    let dir = temp_dir("embed");
+    let file = dir.join("s.wav");
+    write(&file, &song(9)[..3 * RATE]);
+    let o = earmark(&["embed", file.to_str().unwrap(), "--random-model", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 3 s every 100 ms: 21 segments plus the header line; keys are 4 hex digits (K = 16).
+    let text = stdout(&o);
+    assert_eq!(text.lines().count(), 22, "{text}");
+    assert_eq!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .split('\t')
+            .nth(1)
+            .unwrap()
+            .len(),
+        4
+    );
+    let prefix = dir.join("out");
+    let o = earmark(&[
+        "embed",
+        file.to_str().unwrap(),
+        "--npy",
+        prefix.to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let npy = std::fs::read(dir.join("out.embeddings.npy")).unwrap();
+    assert_eq!(&npy[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0);
+    assert!(String::from_utf8_lossy(&npy[10..10 + header_len]).contains("'shape': (21, 128)"));
+    assert_eq!(npy.len(), 10 + header_len + 21 * 128 * 4);
+    assert!(dir.join("out.logits.npy").is_file());
+}
+
+#[test]
+fn inspect_exit_codes_and_quiet_broken_pipe() {
+    let dir = temp_dir("inspect");
+    let file = dir.join("s.wav");
+    write(&file, &song(3)[..2 * RATE]);
+    let text = dir.join("t.txt");
+    std::fs::write(&text, "hello").unwrap();
+    let o = earmark(&["inspect", file.to_str().unwrap(), "--json"]);
+    assert!(o.status.success());
+    assert!(
+        stdout(&o).contains("\"sample_rate\": 16000"),
+        "{}",
+        stdout(&o)
+    );
+    let o = earmark(&["inspect", text.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let o = earmark(&[
+        "query",
+        "-l",
+        dir.join("missing.earmark").to_str().unwrap(),
+        file.to_str().unwrap(),
+        "--model",
+        dir.join("no-model").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no-model"), "{}", stderr(&o));
+
+    // Many files to print; the reader closes its end at once.
+    let files: Vec<String> = (0..2000)
+        .map(|_| file.to_str().unwrap().to_string())
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .arg("inspect")
+        .args(&files)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_search_prints_one_table() {
+    let dir = temp_dir("bench");
+    let (library, _) = indexed(&dir);
+    let o = earmark(&[
+        "bench",
+        "search",
+        "-l",
+        library.to_str().unwrap(),
+        "--queries",
+        "4",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains("µs/segment"), "{table}");
+    // Exhaustive, 4 probe budgets and 4 LSH settings, each one row.
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.starts_with("exhaustive "))
+            .count(),
+        1,
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with("ht ")).count(),
+        4,
+        "{table}"
+    );
+    assert_eq!(
+        table.lines().filter(|l| l.starts_with("lsh ")).count(),
+        4,
+        "{table}"
+    );
+    // Without the audio the queries cannot be built: a clear error.
+    let o = earmark(&[
+        "bench",
+        "search",
+        "-l",
+        library.to_str().unwrap(),
+        "--root",
+        "/nonexistent",
+        "--random-model",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--root"), "{}", stderr(&o));
+}
