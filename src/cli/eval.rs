@@ -18,7 +18,6 @@ use earmark::eval::{
 use earmark::index::{Library, LshParams, Method, SearchSettings, Searcher};
 use indicatif::{ProgressBar, ProgressStyle};
 
-
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The library (built by `earmark index` from --music with the same model).

@@ -66,4 +66,3 @@ pub fn run() -> ExitCode {
     }
     output::exit_code(result)
 }
-

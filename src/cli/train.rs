@@ -131,7 +131,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_shift_s: args.shift_ms / 1000.0,
         ..AugmentConfig::default()
     };
-    let (noises, rirs) = (read_folder(args.noise.as_deref())?, read_folder(args.rir.as_deref())?);
+    let (noises, rirs) = (
+        read_folder(args.noise.as_deref())?,
+        read_folder(args.rir.as_deref())?,
+    );
     // Validation draws its own rooms at the exact RT60s it tests, from a seed of its own,
     // so that it is the same at every step and across resumes.
     let val_augmenter = earmark::eval::queries::eval_augmenter(
@@ -254,7 +257,13 @@ struct Validator {
 
 impl Validator {
     fn run(&self, model: &Model, step: u64) -> earmark::Result<Validation> {
-        let v = validate(model, &self.tracks, &self.augmenter, self.queries, self.seed)?;
+        let v = validate(
+            model,
+            &self.tracks,
+            &self.augmenter,
+            self.queries,
+            self.seed,
+        )?;
         use std::io::Write;
         let fresh = !self.log.exists();
         let mut f = std::fs::OpenOptions::new()

@@ -51,22 +51,31 @@ impl ModelConfig {
 
     /// The CPU-trainable default: 4 layers, 4 heads, FFN 512, projector 512
     /// (≈ 1.7 M parameters, ≈ 0.02 GFLOP per segment).
-    pub const SMALL: ModelConfig =
-        ModelConfig { layers: 4, heads: 4, d_ff: 512, proj_hidden: 512, ..ModelConfig::PAPER };
+    pub const SMALL: ModelConfig = ModelConfig {
+        layers: 4,
+        heads: 4,
+        d_ff: 512,
+        proj_hidden: 512,
+        ..ModelConfig::PAPER
+    };
 
     /// A preset by name: `small` or `paper`.
     pub fn preset(name: &str) -> Result<ModelConfig, Error> {
         match name {
             "small" => Ok(Self::SMALL),
             "paper" => Ok(Self::PAPER),
-            other => Err(Error::invalid(format!("unknown model preset `{other}` (expected `small` or `paper`)"))),
+            other => Err(Error::invalid(format!(
+                "unknown model preset `{other}` (expected `small` or `paper`)"
+            ))),
         }
     }
 
     /// The same config with `k` hash bits.
     pub fn with_k_bits(self, k: usize) -> Result<ModelConfig, Error> {
         if !(8..=20).contains(&k) {
-            return Err(Error::invalid(format!("hash bits K = {k} is out of range (8–20)")));
+            return Err(Error::invalid(format!(
+                "hash bits K = {k} is out of range (8–20)"
+            )));
         }
         Ok(ModelConfig { k_bits: k, ..self })
     }
@@ -88,11 +97,16 @@ impl ModelConfig {
         ];
         for (name, v) in sizes {
             if v == 0 || v > MAX {
-                return Err(Error::invalid(format!("model size {name} = {v} is out of range (1–{MAX})")));
+                return Err(Error::invalid(format!(
+                    "model size {name} = {v} is out of range (1–{MAX})"
+                )));
             }
         }
         if self.layers > 64 {
-            return Err(Error::invalid(format!("model has {} layers (at most 64)", self.layers)));
+            return Err(Error::invalid(format!(
+                "model has {} layers (at most 64)",
+                self.layers
+            )));
         }
         if !self.segment_frames.is_multiple_of(self.patch_frames) {
             return Err(Error::invalid(format!(
@@ -101,13 +115,22 @@ impl ModelConfig {
             )));
         }
         if !self.d_model.is_multiple_of(self.heads) {
-            return Err(Error::invalid(format!("d_model {} does not divide into {} heads", self.d_model, self.heads)));
+            return Err(Error::invalid(format!(
+                "d_model {} does not divide into {} heads",
+                self.d_model, self.heads
+            )));
         }
         if !(1..=32).contains(&self.k_bits) {
-            return Err(Error::invalid(format!("hash bits K = {} is out of range (1–32)", self.k_bits)));
+            return Err(Error::invalid(format!(
+                "hash bits K = {} is out of range (1–32)",
+                self.k_bits
+            )));
         }
         if !(self.eps > 0.0 && self.eps < 1.0) {
-            return Err(Error::invalid(format!("layer-norm eps {} is out of range", self.eps)));
+            return Err(Error::invalid(format!(
+                "layer-norm eps {} is out of range",
+                self.eps
+            )));
         }
         Ok(())
     }

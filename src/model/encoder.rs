@@ -55,8 +55,12 @@ impl Encoder {
     /// `hash.{fc1,norm,fc2}.*`, randomly initialised from `rng`.
     pub fn new(config: ModelConfig, store: &mut ParamStore, rng: &mut impl Rng) -> Self {
         let c = config.d_model;
-        let layer_config =
-            EncoderLayerConfig { d_model: c, heads: config.heads, d_ff: config.d_ff, eps: config.eps };
+        let layer_config = EncoderLayerConfig {
+            d_model: c,
+            heads: config.heads,
+            d_ff: config.d_ff,
+            eps: config.eps,
+        };
         let patch = Linear::new(store, "patch", config.patch_len(), c, true, rng);
         let layers = (0..config.layers)
             .map(|i| EncoderLayer::new(store, &format!("encoder.layers.{i}"), layer_config, rng))
@@ -69,11 +73,32 @@ impl Encoder {
             layers,
             proj1: Linear::new(store, "proj.fc1", flat, config.proj_hidden, true, rng),
             proj_norm1: LayerNorm::new(store, "proj.norm1", config.proj_hidden, config.eps),
-            proj2: Linear::new(store, "proj.fc2", config.proj_hidden, config.emb_dim, true, rng),
+            proj2: Linear::new(
+                store,
+                "proj.fc2",
+                config.proj_hidden,
+                config.emb_dim,
+                true,
+                rng,
+            ),
             proj_norm2: LayerNorm::new(store, "proj.norm2", config.emb_dim, config.eps),
-            hash1: Linear::new(store, "hash.fc1", config.emb_dim, config.hash_hidden, true, rng),
+            hash1: Linear::new(
+                store,
+                "hash.fc1",
+                config.emb_dim,
+                config.hash_hidden,
+                true,
+                rng,
+            ),
             hash_norm: LayerNorm::new(store, "hash.norm", config.hash_hidden, config.eps),
-            hash2: Linear::new(store, "hash.fc2", config.hash_hidden, config.k_bits, true, rng),
+            hash2: Linear::new(
+                store,
+                "hash.fc2",
+                config.hash_hidden,
+                config.k_bits,
+                true,
+                rng,
+            ),
         }
     }
 

@@ -60,7 +60,12 @@ impl Model {
     pub fn embed(&self, segments: &[f32]) -> Embeddings {
         let cfg = *self.config();
         let len = cfg.segment_len();
-        assert_eq!(segments.len() % len, 0, "Model::embed: {} floats is not a whole number of segments of {len}", segments.len());
+        assert_eq!(
+            segments.len() % len,
+            0,
+            "Model::embed: {} floats is not a whole number of segments of {len}",
+            segments.len()
+        );
         let n = segments.len() / len;
         let _t = crate::profile::scope("model.embed", cfg.flops_per_segment() * n as u64);
         let mut out = Embeddings {
@@ -95,7 +100,11 @@ impl Model {
     fn named_tensors(&self) -> Vec<NamedTensor> {
         self.params
             .export()
-            .map(|(name, shape, data)| NamedTensor { name: name.to_string(), shape: shape.to_vec(), data: data.to_vec() })
+            .map(|(name, shape, data)| NamedTensor {
+                name: name.to_string(),
+                shape: shape.to_vec(),
+                data: data.to_vec(),
+            })
             .collect()
     }
 
@@ -127,15 +136,28 @@ impl Model {
         let w = weights::load(path)?;
         let field = |key: &str| -> Result<usize> {
             let full = format!("earmark.{key}");
-            let v = w
-                .metadata_value(&full)
-                .ok_or_else(|| Error::weights(path, format!("not an earmark model: metadata `{full}` is missing")))?;
-            v.parse().map_err(|_| Error::weights(path, format!("metadata `{full}` = `{v}` is not a whole number")))
+            let v = w.metadata_value(&full).ok_or_else(|| {
+                Error::weights(
+                    path,
+                    format!("not an earmark model: metadata `{full}` is missing"),
+                )
+            })?;
+            v.parse().map_err(|_| {
+                Error::weights(
+                    path,
+                    format!("metadata `{full}` = `{v}` is not a whole number"),
+                )
+            })
         };
         let eps: f32 = w
             .metadata_value("earmark.eps")
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| Error::weights(path, "not an earmark model: metadata `earmark.eps` is missing or invalid"))?;
+            .ok_or_else(|| {
+                Error::weights(
+                    path,
+                    "not an earmark model: metadata `earmark.eps` is missing or invalid",
+                )
+            })?;
         let config = ModelConfig {
             n_mels: field("n_mels")?,
             segment_frames: field("segment_frames")?,
@@ -150,14 +172,23 @@ impl Model {
             k_bits: field("k_bits")?,
             eps,
         };
-        config.validate().map_err(|e| Error::weights(path, e.to_string()))?;
+        config
+            .validate()
+            .map_err(|e| Error::weights(path, e.to_string()))?;
         let mut model = Model::new(config, 0);
-        let expected: Vec<(String, Vec<usize>)> =
-            model.params.export().map(|(n, s, _)| (n.to_string(), s.to_vec())).collect();
+        let expected: Vec<(String, Vec<usize>)> = model
+            .params
+            .export()
+            .map(|(n, s, _)| (n.to_string(), s.to_vec()))
+            .collect();
         w.check_against(&expected)?;
         model
             .params
-            .load(w.into_tensors().into_iter().map(|t| (t.name, t.shape, t.data)))
+            .load(
+                w.into_tensors()
+                    .into_iter()
+                    .map(|t| (t.name, t.shape, t.data)),
+            )
             .map_err(|e| Error::weights(path, e.to_string()))?;
         Ok(model)
     }
