@@ -298,7 +298,7 @@ impl Observer for Progress {
     fn on_step(&mut self, trainer: &Trainer, s: &StepStats) -> earmark::Result<()> {
         self.log.write(s)?;
         if let Some(v) = &self.validation
-            && (s.step % v.every == 0 || s.step == self.last_step)
+            && (s.step.is_multiple_of(v.every) || s.step == self.last_step)
         {
             let result = v.run(&trainer.model, s.step)?;
             let line = format!("step {}: {result}", s.step);
