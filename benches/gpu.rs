@@ -7,12 +7,16 @@
 //! memory at least once) for the others. On lavapipe the figures measure the CPU
 //! emulation, not a GPU: see shaders/README.md.
 
+use earmark::autograd::Tape;
+use earmark::gpu::GpuModel;
 use earmark::gpu::{
     AdamW, Attention, Batch, Gemm, Gpu, GpuBuffer, HashLoss, NtXent, Reduction, RowConfig,
     Sinkhorn, adamw, add, attention_backward, attention_forward, gemm, hash_loss_backward,
     hash_loss_forward, l2norm_forward, layernorm_backward, layernorm_forward, ntxent_backward,
     ntxent_forward, sinkhorn_argmax, sinkhorn_solve, softmax_backward, softmax_forward,
 };
+use earmark::model::{Model, ModelConfig};
+use earmark::tensor::Tensor;
 use std::time::{Duration, Instant};
 
 /// Timed calls stop after this much time or [`MAX_CALLS`] calls, whichever is first.
@@ -77,19 +81,7 @@ impl Bench<'_> {
             batch.submit();
             self.gpu.wait().expect("device wait");
         };
-        for _ in 0..WARMUP_CALLS {
-            call();
-        }
-        let mut times = Vec::new();
-        let start = Instant::now();
-        while times.len() < MAX_CALLS && (times.is_empty() || start.elapsed() < BUDGET) {
-            let t = Instant::now();
-            call();
-            times.push(t.elapsed());
-        }
-        times.sort();
-        let best = times[0];
-        let median = times[times.len() / 2];
+        let (best, median, calls) = time_calls(call);
         let rate = match work {
             Work::Flops(f) => format!("{:8.2} GFLOP/s", f as f64 / best.as_secs_f64() / 1e9),
             Work::Bytes(b) => format!("{:8.2} GB/s   ", b as f64 / best.as_secs_f64() / 1e9),
@@ -98,9 +90,26 @@ impl Bench<'_> {
             "{name:<52} {:>9.3} ms {:>9.3} ms  {rate}  ({} calls)",
             best.as_secs_f64() * 1e3,
             median.as_secs_f64() * 1e3,
-            times.len()
+            calls
         );
     }
+}
+
+/// Best and median time of `call` after [`WARMUP_CALLS`] untimed calls, and the number
+/// of timed calls.
+fn time_calls(mut call: impl FnMut()) -> (Duration, Duration, usize) {
+    for _ in 0..WARMUP_CALLS {
+        call();
+    }
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < MAX_CALLS && (times.is_empty() || start.elapsed() < BUDGET) {
+        let t = Instant::now();
+        call();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (times[0], times[times.len() / 2], times.len())
 }
 
 fn main() {
@@ -134,6 +143,71 @@ fn main() {
     attention(&bench);
     losses(&bench);
     optimiser(&bench);
+    model(&bench);
+}
+
+/// Segments per second of the whole `small` encoder at a small batch: the GPU model's
+/// forward, and forward + backward, beside the CPU's `Model::embed` and tape forward +
+/// backward on the same segments (the CPU rows use this machine's cores).
+fn model(bench: &Bench<'_>) {
+    const B: usize = 8;
+    let name = format!("model small B={B}");
+    if bench
+        .filter
+        .as_ref()
+        .is_some_and(|f| !name.contains(f.as_str()))
+    {
+        return;
+    }
+    let cfg = ModelConfig::SMALL;
+    let cpu = Model::new(cfg, 1);
+    let segments: Vec<f32> = (0..B * cfg.segment_len())
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.5)
+        .collect();
+    let mut on_gpu = GpuModel::upload(bench.gpu, &cpu).expect("the small model fits the device");
+    let d_embedding = filled(bench.gpu, B * cfg.emb_dim, 1);
+    let d_logits = filled(bench.gpu, B * cfg.k_bits, 2);
+    let report = |what: &str, (best, median, calls): (Duration, Duration, usize)| {
+        println!(
+            "{:<52} {:>9.3} ms {:>9.3} ms  {:8.1} seg/s    ({calls} calls)",
+            format!("{name} {what}"),
+            best.as_secs_f64() * 1e3,
+            median.as_secs_f64() * 1e3,
+            B as f64 / best.as_secs_f64()
+        );
+    };
+    report(
+        "gpu forward",
+        time_calls(|| {
+            on_gpu.forward(&segments).expect("forward");
+            bench.gpu.wait().expect("device wait");
+        }),
+    );
+    report(
+        "gpu forward+backward",
+        time_calls(|| {
+            on_gpu.forward(&segments).expect("forward");
+            on_gpu.backward(&d_embedding, &d_logits).expect("backward");
+            bench.gpu.wait().expect("device wait");
+        }),
+    );
+    report(
+        "cpu embed",
+        time_calls(|| drop(std::hint::black_box(cpu.embed(&segments)))),
+    );
+    // A second copy of the model collects the CPU gradients.
+    let mut store = Model::new(cfg, 1).params;
+    report(
+        "cpu forward+backward",
+        time_calls(|| {
+            let mut tape = Tape::new();
+            let x = tape.input(Tensor::new(&[B, cfg.segment_len()], segments.clone()));
+            let out = cpu.encoder.forward(&mut tape, &store, &x);
+            let loss = tape.sum_all(&out.embedding);
+            tape.backward(&loss);
+            tape.accumulate_param_grads(&mut store);
+        }),
+    );
 }
 
 /// Linear layers of the small preset (C = 128, FFN 512) on 64 segments × 10 tokens.

@@ -34,6 +34,8 @@ mod device;
 mod elementwise;
 mod gemm;
 mod losses;
+mod model;
+mod model_layers;
 mod optim;
 mod rows;
 pub mod shader;
@@ -50,6 +52,7 @@ pub use gemm::{Gemm, gemm};
 pub use losses::{
     HashLoss, NtXent, hash_loss_backward, hash_loss_forward, ntxent_backward, ntxent_forward,
 };
+pub use model::GpuModel;
 pub use optim::{AdamW, adamw};
 pub use rows::{
     l2norm_backward, l2norm_forward, layernorm_backward, layernorm_forward, log_softmax_backward,

@@ -22,7 +22,7 @@ use crate::autograd::{ParamStore, Tape, Var};
 use crate::tensor::Tensor;
 
 /// L2-normalisation epsilon for the embedding.
-const L2_EPS: f32 = 1e-12;
+pub(crate) const L2_EPS: f32 = 1e-12;
 
 /// The network's layers (parameter ids into a [`ParamStore`]).
 #[derive(Clone, Debug)]

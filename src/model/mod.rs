@@ -10,6 +10,7 @@ pub mod weights;
 
 pub use config::ModelConfig;
 pub use encoder::{Encoder, Outputs, sinusoidal_positions};
+pub(crate) use encoder::L2_EPS;
 
 use std::path::Path;
 
