@@ -9,8 +9,8 @@ mod encoder;
 pub mod weights;
 
 pub use config::ModelConfig;
-pub use encoder::{Encoder, Outputs, sinusoidal_positions};
 pub(crate) use encoder::L2_EPS;
+pub use encoder::{Encoder, Outputs, sinusoidal_positions};
 
 use std::path::Path;
 
