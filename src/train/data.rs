@@ -178,11 +178,13 @@ impl Corpus {
     }
 }
 
+/// A hold-out name matches a track's relative path, its file name, or its file stem
+/// (`heroes_rite` matches `wesnoth/heroes_rite.ogg`).
 fn matches_name(track: &Track, name: &str) -> bool {
+    let path = Path::new(&track.name);
     track.name == name
-        || Path::new(&track.name)
-            .file_name()
-            .is_some_and(|f| f == name)
+        || path.file_name().is_some_and(|f| f == name)
+        || path.file_stem().is_some_and(|f| f == name)
 }
 
 /// How batches are drawn.

@@ -278,6 +278,8 @@ fn holdout_is_deterministic_and_checks_names() {
     );
     let named = Corpus::split(tracks.clone(), &Holdout::Names(vec!["track2.wav".into()])).unwrap();
     assert_eq!(named.holdout[0].name, "dir/track2.wav");
+    let by_stem = Corpus::split(tracks.clone(), &Holdout::Names(vec!["track1".into()])).unwrap();
+    assert_eq!(by_stem.holdout[0].name, "dir/track1.wav");
     assert!(Corpus::split(tracks.clone(), &Holdout::Names(vec!["nope.wav".into()])).is_err());
     assert!(
         Corpus::split(tracks, &Holdout::Count(4)).is_err(),
