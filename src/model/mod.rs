@@ -9,6 +9,7 @@ mod encoder;
 pub mod weights;
 
 pub use config::ModelConfig;
+#[cfg(feature = "gpu")]
 pub(crate) use encoder::L2_EPS;
 pub use encoder::{Encoder, Outputs, sinusoidal_positions};
 
