@@ -2,7 +2,6 @@
 
 pub mod checkpoint;
 pub mod data;
-mod gemm;
 pub mod log;
 pub mod loss;
 pub mod objective;

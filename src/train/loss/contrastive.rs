@@ -28,7 +28,7 @@
 //! ∂CE/∂logit = softmax − onehot(target). The forward pass folds both directions into one
 //! matrix per logit family, so the backward pass is at most three GEMMs per input.
 
-use crate::train::gemm::{Op, sgemm};
+use crate::tensor::gemm::{Mat, gemm};
 
 /// Settings of the contrastive loss.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -117,12 +117,12 @@ pub fn nt_xent_forward(
 
     // Logits. (B, B) cross view, optional (B, B) same view, (B, M) hard negatives.
     let mut s_ap = vec![0.0; b * b];
-    sgemm(b, d, b, inv_tau, a, Op::N, p, Op::T, 0.0, &mut s_ap);
+    gemm(b, d, b, inv_tau, Mat::n(a), Mat::t(p), 0.0, &mut s_ap);
     // Same-view logits with the diagonal (an item against itself) masked to −∞, so that
     // its softmax entry is exactly 0.
     let same = |x: &[f32]| {
         let mut s = vec![0.0; b * b];
-        sgemm(b, d, b, inv_tau, x, Op::N, x, Op::T, 0.0, &mut s);
+        gemm(b, d, b, inv_tau, Mat::n(x), Mat::t(x), 0.0, &mut s);
         (0..b).for_each(|i| s[i * b + i] = f32::NEG_INFINITY);
         s
     };
@@ -132,7 +132,7 @@ pub fn nt_xent_forward(
         (vec![], vec![])
     };
     let mut s_ah = vec![0.0; b * m];
-    sgemm(b, d, m, inv_tau, a, Op::N, hard, Op::T, 0.0, &mut s_ah);
+    gemm(b, d, m, inv_tau, Mat::n(a), Mat::t(hard), 0.0, &mut s_ah);
 
     let mut g_ap = vec![0.0; b * b];
     let mut g_aa = vec![0.0; s_aa.len()];
@@ -244,14 +244,14 @@ pub fn nt_xent_backward(
     );
     // ∂loss/∂logit = dloss / (2B) · g; ∂logit/∂input = other input / τ.
     let scale = dloss / (2 * b) as f32 * cache.inv_tau;
-    sgemm(b, b, d, scale, &cache.g_ap, Op::N, p, Op::N, 1.0, da);
-    sgemm(b, b, d, scale, &cache.g_ap, Op::T, a, Op::N, 1.0, dp);
+    gemm(b, b, d, scale, Mat::n(&cache.g_ap), Mat::n(p), 1.0, da);
+    gemm(b, b, d, scale, Mat::t(&cache.g_ap), Mat::n(a), 1.0, dp);
     if !cache.g_aa.is_empty() {
-        sgemm(b, b, d, scale, &cache.g_aa, Op::N, a, Op::N, 1.0, da);
-        sgemm(b, b, d, scale, &cache.g_pp, Op::N, p, Op::N, 1.0, dp);
+        gemm(b, b, d, scale, Mat::n(&cache.g_aa), Mat::n(a), 1.0, da);
+        gemm(b, b, d, scale, Mat::n(&cache.g_pp), Mat::n(p), 1.0, dp);
     }
-    sgemm(b, m, d, scale, &cache.g_ah, Op::N, hard, Op::N, 1.0, da);
-    sgemm(m, b, d, scale, &cache.g_ah, Op::T, a, Op::N, 1.0, dhard);
+    gemm(b, m, d, scale, Mat::n(&cache.g_ah), Mat::n(hard), 1.0, da);
+    gemm(m, b, d, scale, Mat::t(&cache.g_ah), Mat::n(a), 1.0, dhard);
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! tables, with every operand scaled into (0, 1] so that nothing that matters underflows.
 
 use super::{Potentials, SinkhornConfig, log_bucket_target};
-use crate::train::gemm::{Op, sgemm};
+use crate::tensor::gemm::{Mat, gemm};
 
 /// Per-item factor tables of the Gibbs kernel, built once per solve.
 struct Tables {
@@ -147,7 +147,7 @@ fn column_pass(t: &Tables, u: &[f64], log_c: f64, clamp: bool, s: &mut Scratch, 
             .for_each(|((x, &a), e)| *x = (a as f64 * e * inv) as f32);
         *scale = omega_max + row_max.ln();
     }
-    sgemm(nh, n, nl, 1.0, &s.hn, Op::N, &t.c, Op::N, 0.0, &mut s.hl);
+    gemm(nh, n, nl, 1.0, Mat::n(&s.hn), Mat::n(&t.c), 0.0, &mut s.hl);
     for (h, scale) in log_scale.iter().enumerate() {
         let row = h * nl..(h + 1) * nl;
         for (vk, &g) in v[row.clone()].iter_mut().zip(&s.hl[row]) {
@@ -177,7 +177,7 @@ fn row_pass(t: &Tables, v: &[f32], s: &mut Scratch, u: &mut [f64]) {
         }
     }
     let v_star = vmax.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-    sgemm(nh, nl, n, 1.0, &s.hl, Op::N, &t.c, Op::T, 0.0, &mut s.hn);
+    gemm(nh, nl, n, 1.0, Mat::n(&s.hl), Mat::t(&t.c), 0.0, &mut s.hn);
     let mut acc = vec![0.0f64; n];
     for (h, &vm) in vmax.iter().enumerate() {
         let w = (vm as f64 - v_star).exp();
