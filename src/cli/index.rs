@@ -14,6 +14,7 @@ use anyhow::{Context, bail};
 use earmark::audio::SAMPLE_RATE;
 use earmark::index::{AddOutcome, Dtype, Library, LibraryBuilder, LibraryConfig};
 use earmark::model::Model;
+use earmark::train::data::{AUDIO_EXTENSIONS, list_audio};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -21,9 +22,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
-
-/// File extensions (lower case) taken as audio.
-pub const AUDIO_EXTENSIONS: [&str; 7] = ["wav", "flac", "ogg", "opus", "mp3", "m4a", "aac"];
 
 /// Decode-and-embed worker threads (the target machine has two cores).
 const WORKERS: usize = 2;
@@ -301,7 +299,15 @@ fn find_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
     for path in paths {
         let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
         if meta.is_dir() {
-            walk(path, path, &mut inputs).with_context(|| format!("listing {}", path.display()))?;
+            for file in list_audio(path)? {
+                // Track paths are relative to the root given, with `/` on every platform.
+                let relative = file.strip_prefix(path).unwrap_or(&file);
+                let parts: Vec<_> = relative.iter().map(|p| p.to_string_lossy()).collect();
+                inputs.push(Input {
+                    track: parts.join("/"),
+                    file,
+                });
+            }
         } else {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             let track = name.with_context(|| format!("{}: not a file name", path.display()))?;
@@ -313,30 +319,6 @@ fn find_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
     }
     inputs.sort_by(|a, b| a.track.cmp(&b.track).then_with(|| a.file.cmp(&b.file)));
     Ok(inputs)
-}
-
-/// Adds the audio files under `dir` (recursively) to `out`, tracks relative to `root`.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<Input>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(root, &path, out)?;
-        } else if is_audio(&path) {
-            let relative = path.strip_prefix(root).unwrap_or(&path);
-            let parts: Vec<_> = relative.iter().map(|p| p.to_string_lossy()).collect();
-            out.push(Input {
-                track: parts.join("/"),
-                file: path,
-            });
-        }
-    }
-    Ok(())
-}
-
-fn is_audio(path: &Path) -> bool {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.as_str()))
 }
 
 #[cfg(test)]
