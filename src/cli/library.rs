@@ -1,9 +1,8 @@
 //! `earmark library info|remove`: inspect and edit a library without re-indexing.
 //!
-//! A library records the identity of the model that built it and is opened only with that
-//! model, so both commands take the same model flags as `index` and `query`.
+//! None of them embeds audio, so none needs the model: a library is opened whatever model
+//! built it (its identity is shown by `info`), and a removal keeps that identity.
 
-use super::model_choice::ModelArgs;
 use anyhow::bail;
 use earmark::index::Library;
 use std::path::PathBuf;
@@ -20,8 +19,6 @@ enum Command {
     Info {
         #[arg(short, long, value_name = "LIBRARY")]
         library: PathBuf,
-        #[command(flatten)]
-        model: ModelArgs,
     },
     /// Remove tracks (by their path in the library, as `library tracks` lists them).
     Remove {
@@ -29,26 +26,22 @@ enum Command {
         library: PathBuf,
         #[arg(required = true)]
         tracks: Vec<String>,
-        #[command(flatten)]
-        model: ModelArgs,
     },
     /// List the tracks of a library: path, duration (s), segments.
     Tracks {
         #[arg(short, long, value_name = "LIBRARY")]
         library: PathBuf,
-        #[command(flatten)]
-        model: ModelArgs,
     },
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
-        Command::Info { library, model } => {
-            let library = Library::open(&library, model.load()?.identity())?;
+        Command::Info { library } => {
+            let library = Library::open_any_model(&library)?;
             println!("{}", library.info());
         }
-        Command::Tracks { library, model } => {
-            let library = Library::open(&library, model.load()?.identity())?;
+        Command::Tracks { library } => {
+            let library = Library::open_any_model(&library)?;
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             for t in library.tracks() {
@@ -59,9 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Remove {
             library: path,
             tracks,
-            model,
         } => {
-            let library = Library::open(&path, model.load()?.identity())?;
+            let library = Library::open_any_model(&path)?;
             let missing: Vec<&str> = tracks
                 .iter()
                 .filter(|t| library.find(t).is_none())

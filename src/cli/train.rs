@@ -2,7 +2,7 @@
 //! a CSV log (`MODEL.log.csv`), checkpoints (`MODEL.ckpt`) and exact `--resume`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -179,6 +179,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
 
     let log_path = sibling(&args.out, ".log.csv");
+    // The validation log follows the step log: continued on resume, restarted otherwise.
+    let val_log = sibling(&args.out, ".val.csv");
+    match args.resume {
+        Some(_) => earmark::train::log::truncate_after(&val_log, trainer.step)?,
+        None if val_log.exists() => {
+            std::fs::remove_file(&val_log).map_err(|e| earmark::Error::io(&val_log, e))?
+        }
+        None => {}
+    }
     let bar = ProgressBar::new(args.steps);
     bar.set_style(
         ProgressStyle::with_template(
@@ -189,29 +198,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.set_position(trainer.step);
     let mut observer = Progress {
         bar: bar.clone(),
-        log: CsvLog::open(&log_path, args.resume.is_some())?,
+        log: CsvLog::open(&log_path, args.resume.is_some().then_some(trainer.step))?,
         checkpoint: sibling(&args.out, ".ckpt"),
         out: args.out.clone(),
         started: std::time::Instant::now(),
         first_step: trainer.step,
         last_step: args.steps,
-        validation: (args.validate_every > 0 && !holdout.is_empty()).then(|| Validator {
+        validation: (args.validate_every > 0 && !holdout.is_empty()).then_some(Validator {
             every: args.validate_every,
             queries: args.val_queries,
             seed: args.seed ^ VALIDATION_SEED,
             tracks: holdout,
             augmenter: val_augmenter,
-            log: sibling(&args.out, ".val.csv"),
+            log: val_log,
         }),
     };
-    let stop = AtomicBool::new(false);
+    install_interrupt_handler()?;
     train_run(
         &mut trainer,
         &maker,
         args.checkpoint_every,
-        &stop,
+        &STOP,
         &mut observer,
     )?;
+    if STOP.load(Ordering::Relaxed) {
+        bar.abandon();
+        anyhow::bail!(
+            "interrupted at step {}: checkpoint {} written; continue with --resume {}",
+            trainer.step,
+            observer.checkpoint.display(),
+            observer.checkpoint.display()
+        );
+    }
     bar.finish();
     eprintln!(
         "model: {}  checkpoint: {}  log: {}",
@@ -220,6 +238,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         log_path.display()
     );
     Ok(())
+}
+
+/// Set by the first Ctrl-C: the run finishes its step, writes a checkpoint and stops.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// First Ctrl-C (SIGINT): stop after the current step with a checkpoint. A second one
+/// exits at once, for a user who does not want to wait for the step.
+fn install_interrupt_handler() -> anyhow::Result<()> {
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::Relaxed) {
+            eprintln!("\ninterrupted again: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: writing a checkpoint after this step (Ctrl-C again to quit now)");
+    })
+    .context("installing the Ctrl-C handler")
 }
 
 /// `path` with `suffix` appended to its file name.

@@ -368,9 +368,10 @@ fn take_values<R: Read, T, const B: usize>(
     Ok(values)
 }
 
-/// Opens the index at `path`, checking it completely; `model_id` is the identity of the
-/// model the caller will embed queries with, and must be the one the index was built with.
-pub fn read(path: &Path, model_id: u64) -> Result<Library> {
+/// Opens the index at `path`, checking it completely; `model_id`, when given, is the
+/// identity of the model the caller will embed queries with, and must be the one the index
+/// was built with (`None` for work that embeds nothing: info, track lists, removal).
+pub fn read(path: &Path, model_id: Option<u64>) -> Result<Library> {
     let bad = |problem: String| Error::index(path, problem);
     let io = |e| Error::io(path, e);
     let file = File::open(path).map_err(io)?;
@@ -389,7 +390,9 @@ pub fn read(path: &Path, model_id: u64) -> Result<Library> {
     input.take(&mut header_bytes).map_err(io)?;
     let header = Header::decode(&header_bytes).map_err(bad)?;
     let config = header.config;
-    if config.model_id != model_id {
+    if let Some(model_id) = model_id
+        && config.model_id != model_id
+    {
         return Err(bad(format!(
             "built with another model (identity {:016x}, expected {model_id:016x}): \
              rebuild the index with this model",

@@ -399,7 +399,14 @@ impl Library {
     /// `model_id` identifies the model queries will be embedded with; an index built with
     /// another model is refused.
     pub fn open(path: impl AsRef<std::path::Path>, model_id: u64) -> crate::Result<Library> {
-        super::format::read(path.as_ref(), model_id)
+        super::format::read(path.as_ref(), Some(model_id))
+    }
+
+    /// Opens the index at `path`, checking it completely, whatever model built it: for
+    /// work that embeds no audio (listing, info, removing tracks). Searching it is only
+    /// meaningful with the model of [`LibraryConfig::model_id`].
+    pub fn open_any_model(path: impl AsRef<std::path::Path>) -> crate::Result<Library> {
+        super::format::read(path.as_ref(), None)
     }
 
     /// Writes the library to `path` atomically (temporary file in the same directory,

@@ -1,0 +1,176 @@
+//! `earmark train` end to end on generated audio: a short run writes the model, the CSV log
+//! and a checkpoint; `--resume` continues it; Ctrl-C stops it with a checkpoint.
+
+use earmark::audio::{WavSample, write_wav};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const RATE: usize = 16_000;
+
+fn earmark(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .args(args)
+        .output()
+        .expect("earmark runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("earmark-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Four 4-second tracks of gliding tones (distinct per track) in `dir/music`.
+fn music(dir: &Path) -> PathBuf {
+    let music = dir.join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    for k in 0..4 {
+        let samples: Vec<f32> = (0..4 * RATE)
+            .map(|i| {
+                let t = i as f64 / RATE as f64;
+                let f = 200.0 + 150.0 * k as f64 + 80.0 * t;
+                (0.3 * (2.0 * std::f64::consts::PI * f * t).sin()) as f32
+            })
+            .collect();
+        let path = music.join(format!("track{k}.wav"));
+        write_wav(&path, &samples, 1, RATE as u32, WavSample::I16).unwrap();
+    }
+    music
+}
+
+/// Arguments of a tiny run of `steps` steps writing `out`.
+fn train_args(music: &Path, out: &Path, steps: &str) -> Vec<String> {
+    [
+        "train",
+        "--music",
+        music.to_str().unwrap(),
+        "--holdout",
+        "track3",
+        "--steps",
+        steps,
+        "--batch",
+        "4",
+        "--queue",
+        "8",
+        "--validate-every",
+        "0",
+        "--checkpoint-every",
+        "1",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Step numbers of the rows of a training log.
+fn logged_steps(log: &Path) -> Vec<u64> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn trains_logs_checkpoints_and_resumes() {
+    let dir = temp_dir("resume");
+    let music = music(&dir);
+    let out = dir.join("m.safetensors");
+    let args = train_args(&music, &out, "2");
+    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("held out: track3.wav"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(out.exists() && dir.join("m.safetensors.ckpt").exists());
+    let log = dir.join("m.safetensors.log.csv");
+    assert_eq!(logged_steps(&log), [1, 2]);
+
+    let mut args = train_args(&music, &out, "4");
+    args.extend([
+        "--resume".into(),
+        dir.join("m.safetensors.ckpt").to_str().unwrap().into(),
+    ]);
+    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming at step 2"), "{}", stderr(&o));
+    assert_eq!(logged_steps(&log), [1, 2, 3, 4]);
+
+    // A checkpoint of another preset is refused with the file named.
+    let mut args = train_args(&music, &out, "4");
+    args.extend([
+        "--preset".into(),
+        "paper".into(),
+        "--resume".into(),
+        dir.join("m.safetensors.ckpt").to_str().unwrap().into(),
+    ]);
+    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("m.safetensors.ckpt"), "{}", stderr(&o));
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_stops() {
+    let dir = temp_dir("interrupt");
+    let music = music(&dir);
+    let out = dir.join("m.safetensors");
+    let mut args = train_args(&music, &out, "100000");
+    // Checkpoints only at the end or on interruption, so the file proves the handler ran.
+    let every = args.iter().position(|a| a == "--checkpoint-every").unwrap() + 1;
+    args[every] = "0".into();
+    let child = Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .args(&args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = dir.join("m.safetensors.log.csv");
+    let started = std::time::Instant::now();
+    while logged_steps(&log).len() < 2 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "training never logged two steps"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        !o.status.success(),
+        "an interrupted run does not report success"
+    );
+    let err = stderr(&o);
+    assert!(err.contains("interrupted at step"), "{err}");
+    let ckpt = dir.join("m.safetensors.ckpt");
+    assert!(ckpt.exists(), "{err}");
+    // The checkpoint holds the last logged step, and the run resumes from it.
+    let last = *logged_steps(&log).last().unwrap();
+    assert!(
+        err.contains(&format!("interrupted at step {last}:")),
+        "{err}"
+    );
+    let mut args = train_args(&music, &out, &(last + 1).to_string());
+    args.extend(["--resume".into(), ckpt.to_str().unwrap().into()]);
+    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("resuming at step {last}")),
+        "{}",
+        stderr(&o)
+    );
+}
