@@ -470,3 +470,50 @@ fn bench_search_prints_one_table() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--root"), "{}", stderr(&o));
 }
+
+#[test]
+fn demo_indexes_queries_and_reports_every_answer() {
+    let dir = temp_dir("demo");
+    std::fs::create_dir_all(dir.join("music")).unwrap();
+    std::fs::create_dir_all(dir.join("noise")).unwrap();
+    for k in 1..=2 {
+        write(&dir.join(format!("music/song{k}.wav")), &song(k));
+    }
+    let hiss: Vec<f32> = {
+        let mut rng = Lcg(7);
+        (0..4 * RATE).map(|_| (rng.next() - 0.5) as f32).collect()
+    };
+    write(&dir.join("noise/hiss.wav"), &hiss);
+    let o = earmark(&[
+        "demo",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--queries",
+        "3",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("indexed 2 tracks"), "{out}");
+    // Three numbered answers, the unrelated-audio row, and the summary.
+    for row in [
+        "  1  3 s clean",
+        "  2  3 s N10",
+        "  3  3 s NR10",
+        "of noise",
+    ] {
+        assert!(out.contains(row), "no `{row}` in\n{out}");
+    }
+    assert!(out.contains("/3 identified"), "{out}");
+
+    let o = earmark(&[
+        "demo",
+        "--dir",
+        dir.join("music").to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("noise"), "{}", stderr(&o));
+}

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; one file per subcommand.
 
 mod bench;
+mod demo;
 mod embed;
 mod eval;
 mod index;
@@ -27,6 +28,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Index the shipped demo music, identify distorted clips of it, print the answers.
+    Demo(demo::Args),
     /// Show format, channels, rate, duration, segments and levels of audio files.
     Inspect(inspect::Args),
     /// Index a catalogue of audio files into a library.
@@ -52,6 +55,7 @@ pub fn run() -> ExitCode {
         earmark::profile::enable(true);
     }
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Index(args) => index::run(args),
         Command::Query(args) => query::run(args),
