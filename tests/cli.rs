@@ -436,14 +436,17 @@ fn bench_search_prints_one_table() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let table = stdout(&o);
-    assert!(table.contains("µs/segment"), "{table}");
-    // Exhaustive, 4 probe budgets and 4 LSH settings, each one row.
+    assert!(
+        table.contains("µs/segment") && table.contains("near"),
+        "{table}"
+    );
+    // Exhaustive with and without refinement, 4 probe budgets and 4 LSH settings.
     assert_eq!(
         table
             .lines()
             .filter(|l| l.starts_with("exhaustive "))
             .count(),
-        1,
+        2,
         "{table}"
     );
     assert_eq!(
