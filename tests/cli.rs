@@ -520,3 +520,50 @@ fn demo_indexes_queries_and_reports_every_answer() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("noise"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_threshold_tabulates_right_and_false_matches() {
+    let dir = temp_dir("threshold");
+    let (library, _) = indexed(&dir);
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    write(&other.join("d.wav"), &song(9));
+    let o = earmark(&[
+        "bench",
+        "threshold",
+        "-l",
+        library.to_str().unwrap(),
+        "--unrelated",
+        other.to_str().unwrap(),
+        "--queries",
+        "6",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains("false match %"), "{table}");
+    // One row per threshold 0.20..=0.95, then the verdict.
+    let rows = table
+        .lines()
+        .filter(|l| l.trim_start().starts_with("0."))
+        .count();
+    assert_eq!(rows, 16, "{table}");
+    assert!(
+        table.contains("suggested --min-score") || table.contains("no threshold"),
+        "{table}"
+    );
+    // A library track given as "unrelated" music is refused.
+    let o = earmark(&[
+        "bench",
+        "threshold",
+        "-l",
+        library.to_str().unwrap(),
+        "--unrelated",
+        dir.join("lib").to_str().unwrap(),
+        "--random-model",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("is in the library"), "{}", stderr(&o));
+}

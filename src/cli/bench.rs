@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// A hit's start must be within this many seconds of the truth (DESIGN.md §6).
-const HIT_TOLERANCE_S: f64 = 0.05;
+pub(super) const HIT_TOLERANCE_S: f64 = 0.05;
 
 /// A near miss: the right track, start off by more than a hit's tolerance but at most this.
 const NEAR_TOLERANCE_S: f64 = 0.15;
@@ -46,6 +46,8 @@ const LSH_SWEEP: [(usize, usize, f32, usize); 4] = [
 pub enum Command {
     /// Hit rate, eval% and time per query segment of HT, LSH and exhaustive search.
     Search(SearchArgs),
+    /// Scores of right answers and of answers to unrelated audio, to choose --min-score.
+    Threshold(super::bench_threshold::Args),
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,16 +74,17 @@ pub struct SearchArgs {
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Search(args) => search(args),
+        Command::Threshold(args) => super::bench_threshold::run(args),
     }
 }
 
 /// An embedded query and where it came from.
-struct Distorted {
-    track: usize,
-    start_s: f64,
-    embeddings: Vec<f32>,
-    logits: Vec<f32>,
-    segments: usize,
+pub(super) struct Distorted {
+    pub track: usize,
+    pub start_s: f64,
+    pub embeddings: Vec<f32>,
+    pub logits: Vec<f32>,
+    pub segments: usize,
 }
 
 fn search(args: SearchArgs) -> anyhow::Result<()> {
@@ -188,22 +191,49 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Cuts, distorts and embeds the benchmark's queries.
+/// Cuts, distorts and embeds the benchmark's queries from the library's own audio.
 fn make_queries(
     args: &SearchArgs,
     library: &Library,
     model: &earmark::model::Model,
     root: &std::path::Path,
 ) -> anyhow::Result<Vec<Distorted>> {
-    let len = (args.seconds * f64::from(SAMPLE_RATE)).round() as usize;
-    let long_enough: Vec<usize> = (0..library.tracks().len())
-        .filter(|&t| library.tracks()[t].duration_s > args.seconds)
+    let durations: Vec<f64> = library.tracks().iter().map(|t| t.duration_s).collect();
+    let load = |track: usize| -> anyhow::Result<Vec<f32>> {
+        let path = root.join(&library.tracks()[track].path);
+        earmark::audio::load_mono_16k(&path)
+            .context("the library's audio (use --root DIR to say where it is)")
+    };
+    distorted_queries(
+        &durations,
+        load,
+        args.queries,
+        args.seconds,
+        args.seed,
+        model,
+        library.config().hop,
+    )
+}
+
+/// `count` windows of `seconds` s, each from a random one of the tracks (given by their
+/// `durations_s` and read by `load` when first drawn) at a random sample offset,
+/// distorted by generated noise and rooms (noise, reverb or both, SNRs 0–20 dB), and
+/// embedded at `hop` frames. Deterministic for `seed`.
+pub(super) fn distorted_queries(
+    durations_s: &[f64],
+    mut load: impl FnMut(usize) -> anyhow::Result<Vec<f32>>,
+    count: usize,
+    seconds: f64,
+    seed: u64,
+    model: &earmark::model::Model,
+    hop: u32,
+) -> anyhow::Result<Vec<Distorted>> {
+    let len = (seconds * f64::from(SAMPLE_RATE)).round() as usize;
+    let long_enough: Vec<usize> = (0..durations_s.len())
+        .filter(|&t| durations_s[t] > seconds)
         .collect();
-    if long_enough.is_empty() || args.seconds < 1.0 {
-        bail!(
-            "no track is longer than the {} s queries (queries need at least 1 s)",
-            args.seconds
-        );
+    if long_enough.is_empty() || seconds < 1.0 {
+        bail!("no track is longer than the {seconds} s queries (queries need at least 1 s)");
     }
     let config = AugmentConfig {
         generated_rirs: 16,
@@ -211,26 +241,20 @@ fn make_queries(
         generated_noise_s: 4.0,
         ..AugmentConfig::default()
     };
-    let augmenter = Augmenter::new(config, vec![], vec![], args.seed)?;
-    let mut rng = StdRng::seed_from_u64(args.seed);
+    let augmenter = Augmenter::new(config, vec![], vec![], seed)?;
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut audio: HashMap<usize, Vec<f32>> = HashMap::new();
-    let mut queries = Vec::with_capacity(args.queries);
-    for _ in 0..args.queries {
+    let mut queries = Vec::with_capacity(count);
+    for _ in 0..count {
         let track = long_enough[rng.random_range(0..long_enough.len())];
         let samples = match audio.entry(track) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let path = root.join(&library.tracks()[track].path);
-                e.insert(
-                    earmark::audio::load_mono_16k(&path)
-                        .context("the library's audio (use --root DIR to say where it is)")?,
-                )
-            }
+            Entry::Vacant(e) => e.insert(load(track)?),
         };
         let start = rng.random_range(0..samples.len().saturating_sub(len).max(1));
         let distortion = augmenter.draw(&mut rng);
         let window = augmenter.render(&distortion, samples, start as isize, len, &mut rng);
-        let e = model.embed_audio(&window, library.config().hop as usize)?;
+        let e = model.embed_audio(&window, hop as usize)?;
         queries.push(Distorted {
             track,
             start_s: start as f64 / f64::from(SAMPLE_RATE),

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; one file per subcommand.
 
 mod bench;
+mod bench_threshold;
 mod demo;
 mod embed;
 mod eval;
