@@ -269,7 +269,11 @@ impl BatchMaker {
             let (track, start) = self.draw_audible(rng);
             let audio = &self.tracks[track].samples;
             let window = &audio[start..start + WINDOW];
-            let positive = self.augmenter.positive(audio, start, WINDOW, rng);
+            let positive = {
+                let _p = crate::profile::scope("batch.augment", 0);
+                self.augmenter.positive(audio, start, WINDOW, rng)
+            };
+            let _p = crate::profile::scope("batch.log_mel", 0);
             let (Some(a), Some(p)) = (segment(window), segment(&positive.samples)) else {
                 continue;
             };
