@@ -8,7 +8,19 @@
 
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
+use std::cell::RefCell;
 use std::sync::Arc;
+
+thread_local! {
+    /// One planner per thread: it keeps the plans (twiddle tables) it made, so that the
+    /// thousands of same-sized convolutions of a training run plan once, not every call.
+    static PLANNER: RefCell<FftPlanner<f32>> = RefCell::new(FftPlanner::new());
+}
+
+/// Forward and inverse complex FFTs of length `n`, from this thread's planner.
+fn plans(n: usize) -> (Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>) {
+    PLANNER.with_borrow_mut(|p| (p.plan_fft_forward(n), p.plan_fft_inverse(n)))
+}
 
 /// Full linear convolution by the direct sum, accumulated in f64: `y[t] = Σ_k x[t−k]·h[k]`.
 /// Shapes: x (n,), h (m,) → y (n + m − 1,), or empty if either input is empty. O(n·m).
@@ -62,9 +74,7 @@ pub fn fft_convolve_pair(a: &[f32], b: &[f32], h: &[f32]) -> (Vec<f32>, Vec<f32>
     }
     let n = block_fft_len(longest, h.len());
     let block = n - h.len() + 1;
-    let mut planner = FftPlanner::<f32>::new();
-    let forward: Arc<dyn Fft<f32>> = planner.plan_fft_forward(n);
-    let inverse: Arc<dyn Fft<f32>> = planner.plan_fft_inverse(n);
+    let (forward, inverse) = plans(n);
     let mut scratch = vec![
         Complex::default();
         forward
