@@ -162,9 +162,9 @@ pub fn layout(chart: &Chart) -> Scene {
         (y_lo, y_hi) = (y_lo.min(lo), y_hi.max(hi));
     }
     let x = ticks::non_degenerate(x_lo, x_hi);
-    let y = ticks::widen_to_ticks(y_lo, y_hi, Y_TICKS);
+    let (y, y_step) = ticks::widen_to_ticks(y_lo, y_hi, Y_TICKS);
     let (x_ticks, x_step) = ticks::ticks(x.0, x.1, X_TICKS);
-    let (y_ticks, y_step) = ticks::ticks(y.0, y.1, Y_TICKS);
+    let y_ticks = ticks::multiples(y.0, y.1, y_step);
     let y_labels: Vec<String> = y_ticks.iter().map(|&v| ticks::label(v, y_step)).collect();
 
     let legend: Vec<&Series> = chart.series.iter().filter(|s| !s.name.is_empty()).collect();

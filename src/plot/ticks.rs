@@ -26,24 +26,31 @@ pub fn non_degenerate(lo: f64, hi: f64) -> (f64, f64) {
     }
 }
 
-/// [lo, hi] widened to multiples of the nice step for `target` intervals (for a y axis
-/// whose frame should end on ticks).
-pub fn widen_to_ticks(lo: f64, hi: f64, target: usize) -> (f64, f64) {
+/// [lo, hi] widened to multiples of the nice step for `target` intervals, and that step
+/// (for a y axis whose ends are ticks: pass the step to [`multiples`]).
+pub fn widen_to_ticks(lo: f64, hi: f64, target: usize) -> ((f64, f64), f64) {
     let (lo, hi) = non_degenerate(lo, hi);
     let step = nice_step(hi - lo, target);
-    ((lo / step).floor() * step, (hi / step).ceil() * step)
+    (
+        ((lo / step).floor() * step, (hi / step).ceil() * step),
+        step,
+    )
 }
 
 /// Tick values: the multiples of the nice step for `target` intervals inside [lo, hi], and
 /// that step.
 pub fn ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64) {
     let step = nice_step(hi - lo, target);
+    (multiples(lo, hi, step), step)
+}
+
+/// The multiples of `step` inside [lo, hi] (ends included up to rounding).
+pub fn multiples(lo: f64, hi: f64, step: f64) -> Vec<f64> {
     let tolerance = step * 1e-6;
     let first = ((lo - tolerance) / step).ceil() as i64;
     let last = ((hi + tolerance) / step).floor() as i64;
     // Integer multiples, so that 0.1 × 3 prints as 0.3 and zero is exactly 0.
-    let values = (first..=last).map(|k| k as f64 * step).collect();
-    (values, step)
+    (first..=last).map(|k| k as f64 * step).collect()
 }
 
 /// A tick label with as many decimals as the step needs (step 0.25 → 2, 5 → 0);
@@ -90,8 +97,13 @@ mod tests {
 
     #[test]
     fn ranges_widen_to_ticks_and_points_get_width() {
-        assert_eq!(widen_to_ticks(3.1, 20.9, 5), (0.0, 25.0));
-        assert_eq!(widen_to_ticks(0.0, 100.0, 5), (0.0, 100.0));
+        assert_eq!(widen_to_ticks(3.1, 20.9, 5), ((0.0, 25.0), 5.0));
+        assert_eq!(widen_to_ticks(0.0, 100.0, 5), ((0.0, 100.0), 20.0));
+        // The widened range keeps the step it was widened with: -1..11 goes to -2.5..12.5
+        // in steps of 2.5 (asking `ticks` again for 5 intervals of 15 would give 5).
+        let ((lo, hi), step) = widen_to_ticks(-1.0, 11.0, 5);
+        assert_eq!((lo, hi, step), (-2.5, 12.5, 2.5));
+        assert_eq!(multiples(lo, hi, step).len(), 7);
         let (lo, hi) = non_degenerate(7.0, 7.0);
         assert!(lo < 7.0 && hi > 7.0);
         assert_eq!(non_degenerate(f64::INFINITY, f64::NEG_INFINITY), (0.0, 1.0));

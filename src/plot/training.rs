@@ -45,10 +45,12 @@ pub fn smooth(values: &[f64], span: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Losses against steps: per loss the raw curve, light and thin, under its smoothed curve.
+/// Losses against steps: per loss the raw curve, light and thin, and over all raw curves
+/// the smoothed ones (so that no raw curve hides a smoothed one).
 pub fn loss_chart(log: &StepTable, source: &Path, name: &str) -> Result<Chart> {
     let mut chart = Chart::new(format!("Training losses: {name}"), "step", "loss");
     let span = log.steps.len() as f64 / SMOOTHING_SPANS as f64;
+    let mut smoothed = Vec::new();
     for (i, (column, label)) in LOSSES.iter().enumerate() {
         let points = log.points(log.column(column, source)?);
         let color = palette(i);
@@ -57,14 +59,15 @@ pub fn loss_chart(log: &StepTable, source: &Path, name: &str) -> Result<Chart> {
             continue;
         }
         let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-        let smoothed = points
+        let line = points
             .iter()
             .zip(smooth(&ys, span))
             .map(|(p, y)| (p.0, y))
             .collect();
         chart.push(Series::line("", points, color.lighten(0.65)).width(1.0));
-        chart.push(Series::line(*label, smoothed, color));
+        smoothed.push(Series::line(*label, line, color));
     }
+    chart.series.extend(smoothed);
     Ok(chart)
 }
 
@@ -225,7 +228,12 @@ mod tests {
         let log = parse_step_table(&text, Path::new("m.log.csv")).unwrap();
         let chart = loss_chart(&log, Path::new("m.log.csv"), "m").unwrap();
         assert_eq!(chart.series.len(), 8);
-        assert_eq!(chart.series.iter().filter(|s| s.name.is_empty()).count(), 4);
+        let raw: Vec<bool> = chart.series.iter().map(|s| s.name.is_empty()).collect();
+        assert_eq!(
+            raw,
+            [true, true, true, true, false, false, false, false],
+            "raw first"
+        );
         let short = parse_step_table(&text[..200], Path::new("m.log.csv")).unwrap();
         let chart = loss_chart(&short, Path::new("m.log.csv"), "m").unwrap();
         assert_eq!(chart.series.len(), 4, "a few steps: raw lines only");
