@@ -16,6 +16,8 @@ pub mod eval;
 pub mod gpu;
 pub mod index;
 pub mod model;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod profile;
 pub mod tensor;
 pub mod train;

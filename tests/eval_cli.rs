@@ -90,6 +90,11 @@ fn eval_builds_scores_and_rescores_from_truth() {
             .unwrap()
             .contains("\"cells\": [")
     );
+    for chart in ["hit_rate_noise", "hit_rate_noise_reverb", "hit_rate_reverb"] {
+        let svg = std::fs::read_to_string(out.join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.contains(">1 s exhaustive</text>") && svg.contains(">1 s paper FE+HT</text>"));
+        assert!(out.join(format!("{chart}.png")).exists(), "{chart}.png");
+    }
 
     let again = dir.join("again");
     let truth = out.join("truth.csv");

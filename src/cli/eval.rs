@@ -1,8 +1,9 @@
 //! `earmark eval`: hit rates under the paper's distortions (DESIGN.md §6), from queries it
 //! builds from the indexed music, or from queries built elsewhere (`--truth CSV`).
 //!
-//! Outputs under `--out`: truth.csv, answers.csv, table.csv, results.json (and the
-//! rendered queries as WAV with `--write-queries`).
+//! Outputs under `--out`: truth.csv, answers.csv, table.csv, results.json, the hit-rate
+//! charts hit_rate_{noise,noise_reverb,reverb}.{svg,png} (and the rendered queries as WAV
+//! with `--write-queries`).
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use earmark::eval::{
     paper_conditions, parse_truth_csv, plan_queries, render_query, write_truth_csv,
 };
 use earmark::index::{Library, LshParams, Method, SearchSettings, Searcher};
+use earmark::plot::hit_rate::hit_rate_charts;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args, Debug)]
@@ -278,6 +280,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         table.to_json()
     );
     std::fs::write(args.out.join("results.json"), json)?;
+    let charts: Vec<(String, earmark::plot::Chart)> = hit_rate_charts(&table)
+        .into_iter()
+        .map(|(stem, chart)| (stem.to_string(), chart))
+        .collect();
+    super::plot::write_all(&charts, &args.out)?;
     print!("{}", table.render(true));
     println!(
         "top-1 hit % (±50 ms); track% = right track; ms/q = search; written to {}",

@@ -10,6 +10,7 @@ mod inspect;
 mod library;
 mod model_choice;
 mod output;
+mod plot;
 mod query;
 mod train;
 
@@ -45,6 +46,8 @@ enum Command {
     Train(Box<train::Args>),
     /// Evaluate hit rates under the paper's distortions.
     Eval(eval::Args),
+    /// Draw a training log (MODEL.log.csv, MODEL.val.csv) as SVG and PNG charts.
+    Plot(plot::Args),
     /// Benchmark search methods on a library.
     #[command(subcommand)]
     Bench(bench::Command),
@@ -64,6 +67,7 @@ pub fn run() -> ExitCode {
         Command::Embed(args) => embed::run(args),
         Command::Train(args) => train::run(*args),
         Command::Eval(args) => eval::run(args),
+        Command::Plot(args) => plot::run(args),
         Command::Bench(command) => bench::run(command),
     };
     if earmark::profile::enabled() {
