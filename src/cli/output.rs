@@ -10,11 +10,26 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` joins the context chain on one line: "reading x.wav: truncated header".
-            eprintln!("earmark: {e:#}");
+            eprintln!("earmark: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error's context chain joined on one line ("reading x.wav: truncated header"),
+/// leaving out a cause that the message before it already ends with (an
+/// `earmark::Error::Io` prints its `std::io::Error` and also reports it as its source).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(|c| c.to_string()) {
+        if line.is_empty() {
+            line = cause;
+        } else if !line.ends_with(&cause) {
+            line.push_str(": ");
+            line.push_str(&cause);
+        }
+    }
+    line
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -49,5 +64,19 @@ pub fn json_number(x: f64) -> String {
         format!("{x}")
     } else {
         "null".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_printed_once() {
+        let missing = io::Error::new(io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(earmark::Error::io("/x.csv", missing));
+        assert_eq!(one_line(&e), "/x.csv: No such file");
+        let e = e.context("reading the log");
+        assert_eq!(one_line(&e), "reading the log: /x.csv: No such file");
     }
 }
