@@ -354,6 +354,7 @@ fn losses(bench: &Bench<'_>) {
     let gpu = bench.gpu;
     let nt = NtXent {
         n: 256,
+        hard: 0,
         dim: 128,
         tau: 0.1,
     };
