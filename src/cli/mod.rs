@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; one file per subcommand.
 
 mod bench;
+mod device;
 mod embed;
 mod eval;
 mod index;

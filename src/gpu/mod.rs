@@ -33,6 +33,7 @@ mod batch;
 mod buffer;
 mod device;
 mod elementwise;
+mod embed;
 mod gemm;
 mod losses;
 mod model;
@@ -52,6 +53,7 @@ pub use batch::Batch;
 pub use buffer::{Element, GpuBuffer};
 pub use device::{Gpu, RowConfig};
 pub use elementwise::{add, axpy, relu_backward, relu_forward, sum_all, sum_rows, sum_squares};
+pub use embed::{EMBED_CHUNK, chunk_rows, widest_activation};
 pub use gemm::{Gemm, gemm};
 pub use losses::{
     HashLoss, NtXent, hash_loss_backward, hash_loss_forward, ntxent_backward, ntxent_forward,

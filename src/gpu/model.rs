@@ -159,6 +159,11 @@ impl<'g> GpuModel<'g> {
         &self.config
     }
 
+    /// The device the model lives on.
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
     /// AdamW steps taken since the upload.
     pub fn steps(&self) -> u64 {
         self.steps
