@@ -5,9 +5,10 @@
 //! (`WGPU_BACKEND` may choose another backend). No adapter is an error, never a
 //! silent fall-back to the CPU.
 
-use anyhow::Context;
 use earmark::model::{Embeddings, Model};
 
+#[cfg(feature = "gpu")]
+use anyhow::Context;
 #[cfg(feature = "gpu")]
 use earmark::gpu::{Gpu, GpuModel};
 #[cfg(feature = "gpu")]

@@ -25,6 +25,9 @@ use crate::gpu::{
 use crate::model::{Embeddings, Model, ModelConfig, sinusoidal_positions};
 use crate::train::optim::{Adam, AdamConfig};
 
+/// One tensor of optimiser state: (name, shape, values), as [`Adam::export_state`].
+type StateTensor = (String, Vec<usize>, Vec<f32>);
+
 /// L2-normalisation epsilon of the embedding (the CPU encoder's).
 const L2_EPS: f32 = crate::model::L2_EPS;
 
@@ -415,16 +418,13 @@ impl<'g> GpuModel<'g> {
 
     /// The AdamW state in [`Adam::export_state`]'s names and order (`optim.m.<param>`
     /// for every parameter, then `optim.v.<param>`, then `optim.step`), read back.
-    pub fn export_adam(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn export_adam(&self) -> Result<Vec<StateTensor>> {
         let mut out = Vec::with_capacity(2 * self.params.len() + 1);
-        for (prefix, moment) in [("optim.m.", 0), ("optim.v.", 1)] {
+        for prefix in ["optim.m.", "optim.v."] {
             for p in &self.params {
-                let buffer = if moment == 0 { &p.m } else { &p.v };
-                out.push((
-                    format!("{prefix}{}", p.name),
-                    p.shape.clone(),
-                    buffer.read(self.gpu)?,
-                ));
+                let moment = if prefix == "optim.m." { &p.m } else { &p.v };
+                let name = format!("{prefix}{}", p.name);
+                out.push((name, p.shape.clone(), moment.read(self.gpu)?));
             }
         }
         out.push(("optim.step".into(), vec![1], vec![self.steps as f32]));
