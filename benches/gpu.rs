@@ -8,15 +8,17 @@
 //! emulation, not a GPU: see shaders/README.md.
 
 use earmark::autograd::Tape;
-use earmark::gpu::GpuModel;
 use earmark::gpu::{
     AdamW, Attention, Batch, Gemm, Gpu, GpuBuffer, HashLoss, NtXent, Reduction, RowConfig,
     Sinkhorn, adamw, add, attention_backward, attention_forward, gemm, hash_loss_backward,
     hash_loss_forward, l2norm_forward, layernorm_backward, layernorm_forward, ntxent_backward,
     ntxent_forward, sinkhorn_argmax, sinkhorn_solve, softmax_backward, softmax_forward,
 };
+use earmark::gpu::{GpuModel, GpuTrainer};
 use earmark::model::{Model, ModelConfig};
 use earmark::tensor::Tensor;
+use earmark::train::objective::PairBatch;
+use earmark::train::trainer::{TrainConfig, Trainer};
 use std::time::{Duration, Instant};
 
 /// Timed calls stop after this much time or [`MAX_CALLS`] calls, whichever is first.
@@ -144,6 +146,63 @@ fn main() {
     losses(&bench);
     optimiser(&bench);
     model(&bench);
+    train_step(&bench);
+}
+
+/// Pairs per second of one whole training step (forward, losses with the balanced
+/// assignment over a queue, backward, clipping, Adam) of the `small` preset at K = 16:
+/// `GpuTrainer::step` beside the CPU `Trainer::step` on the same batch.
+fn train_step(bench: &Bench<'_>) {
+    const B: usize = 8;
+    const QUEUE: usize = 64;
+    let name = format!("train step small B={B} queue={QUEUE}");
+    if bench
+        .filter
+        .as_ref()
+        .is_some_and(|f| !name.contains(f.as_str()))
+    {
+        return;
+    }
+    let cfg = ModelConfig::SMALL;
+    let len = cfg.segment_len();
+    let segments = |seed: usize| -> Tensor {
+        let data = (0..B * len)
+            .map(|i| (((i + seed) * 7919) % 1000) as f32 / 500.0 - 1.5)
+            .collect();
+        Tensor::new(&[B, len], data)
+    };
+    let batch = PairBatch {
+        anchors: segments(0),
+        positives: segments(13),
+        hard: Tensor::new(&[0, len], vec![]),
+    };
+    // Many steps: the schedule stays at its peak, which does not change the cost.
+    let mut config = TrainConfig::new(1_000_000, 1);
+    config.queue = QUEUE;
+    let mut on_gpu = GpuTrainer::new(bench.gpu, Model::new(cfg, 1), config)
+        .expect("the small model fits the device");
+    let mut cpu = Trainer::new(Model::new(cfg, 1), config);
+    let report = |what: &str, (best, median, calls): (Duration, Duration, usize)| {
+        println!(
+            "{:<52} {:>9.3} ms {:>9.3} ms  {:8.1} pairs/s  ({calls} calls)",
+            format!("{name} {what}"),
+            best.as_secs_f64() * 1e3,
+            median.as_secs_f64() * 1e3,
+            B as f64 / best.as_secs_f64()
+        );
+    };
+    report(
+        "gpu",
+        time_calls(|| {
+            std::hint::black_box(on_gpu.step(&batch).expect("step"));
+        }),
+    );
+    report(
+        "cpu",
+        time_calls(|| {
+            std::hint::black_box(cpu.step(&batch));
+        }),
+    );
 }
 
 /// Segments per second of the whole `small` encoder at a small batch: the GPU model's
@@ -183,6 +242,21 @@ fn model(bench: &Bench<'_>) {
             bench.gpu.wait().expect("device wait");
         }),
     );
+    // The host's share of a forward: recording ~70 dispatches and submitting them,
+    // timed without the device's work (each call starts on an idle device).
+    let mut host = Vec::new();
+    for _ in 0..5 {
+        bench.gpu.wait().expect("device wait");
+        let t = Instant::now();
+        on_gpu.forward(&segments).expect("forward");
+        host.push(t.elapsed());
+    }
+    host.sort();
+    report(
+        "gpu forward, host only (record + submit)",
+        (host[0], host[2], 5),
+    );
+    bench.gpu.wait().expect("device wait");
     report(
         "gpu forward+backward",
         time_calls(|| {
@@ -354,6 +428,7 @@ fn losses(bench: &Bench<'_>) {
     let gpu = bench.gpu;
     let nt = NtXent {
         n: 256,
+        hard: 0,
         dim: 128,
         tau: 0.1,
     };

@@ -1,5 +1,6 @@
 // adamw.wgsl — one AdamW step (Loshchilov & Hutter; as torch.optim.AdamW) over a flat
-// parameter vector, in place:
+// parameter vector, in place, with g = grad_scale · grad (grad_scale < 1 is global
+// gradient-norm clipping, 1 otherwise):
 //   m ← β1 m + (1 − β1) g
 //   v ← β2 v + (1 − β2) g²
 //   θ ← θ − lr · ( (m / bc1) / (sqrt(v / bc2) + eps) + weight_decay · θ )
@@ -24,6 +25,7 @@ struct Params {
     weight_decay: f32,
     bc1: f32,
     bc2: f32,
+    grad_scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,7 +42,7 @@ fn adamw(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: v
     if i >= p.n {
         return;
     }
-    let g = grad[i];
+    let g = p.grad_scale * grad[i];
     let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
     m[i] = mi;

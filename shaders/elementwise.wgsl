@@ -15,8 +15,10 @@
 //                  (a bias gradient: db += Σ_rows dy)
 //   sum_all        out[0] = alpha · Σ_i a[i]                   ONE workgroup, tree in
 //                  workgroup memory (a loss mean; n is small)
+//   sum_squares    out[cols] = Σ_i a[i]²                       ONE workgroup, as sum_all
+//                  (`cols` is the output slot: one per parameter of a gradient norm)
 // Element-wise dispatch: ceil(n / 256) workgroups folded into (x, y); sum_rows:
-// ceil(cols / 256); sum_all: exactly 1.
+// ceil(cols / 256); sum_all, sum_squares: exactly 1.
 
 struct Params {
     n: u32,
@@ -98,5 +100,24 @@ fn sum_all(@builtin(local_invocation_index) lid: u32) {
     }
     if lid == 0u {
         out[0] = p.alpha * tree[0];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn sum_squares(@builtin(local_invocation_index) lid: u32) {
+    var s = 0.0;
+    for (var i = lid; i < p.n; i += WG) {
+        s += a[i] * a[i];
+    }
+    tree[lid] = s;
+    workgroupBarrier();
+    for (var span = WG / 2u; span > 0u; span /= 2u) {
+        if lid < span {
+            tree[lid] += tree[lid + span];
+        }
+        workgroupBarrier();
+    }
+    if lid == 0u {
+        out[p.cols] = tree[0];
     }
 }

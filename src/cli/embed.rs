@@ -1,5 +1,6 @@
 //! `earmark embed FILE`: a file's segment embeddings and bucket keys, printed or as `.npy`.
 
+use super::device::{DeviceArgs, Embedder};
 use super::index::parse_hop_ms;
 use super::model_choice::ModelArgs;
 use anyhow::Context;
@@ -22,12 +23,16 @@ pub struct Args {
     hop_ms: u32,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
+    let device = args.device.open()?;
+    let embedder = Embedder::new(&model, &device)?;
     let samples = earmark::audio::load_mono_16k(&args.file)?;
-    let e = model
+    let e = embedder
         .embed_audio(&samples, args.hop_ms as usize)
         .with_context(|| format!("{}", args.file.display()))?;
     let dim = model.config().emb_dim;

@@ -9,11 +9,11 @@
 //! cannot be read is reported and skipped; the command fails only if files were given and
 //! none of them could be read.
 
+use super::device::{DeviceArgs, Embedder};
 use super::model_choice::ModelArgs;
 use anyhow::{Context, bail};
 use earmark::audio::SAMPLE_RATE;
 use earmark::index::{AddOutcome, Dtype, Library, LibraryBuilder, LibraryConfig};
-use earmark::model::Model;
 use earmark::train::data::{AUDIO_EXTENSIONS, list_audio};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
@@ -46,6 +46,8 @@ pub struct Args {
     f32: bool,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 /// `--hop-ms`: 100 or 50, returned in 10 ms frames.
@@ -81,6 +83,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let model = args.model.load()?;
     let model_id = model.identity();
+    let device = args.device.open()?;
+    let embedder = Embedder::new(&model, &device)?;
     let exists = args.output.exists();
     let builder = if args.append && exists {
         let library = Library::open(&args.output, model_id)?;
@@ -116,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let hop = builder.config().hop as usize;
     let builder = Mutex::new(builder);
-    let tally = index_files(&inputs, &model, hop, &builder)?;
+    let tally = index_files(&inputs, &embedder, hop, &builder)?;
     let library = builder.into_inner().expect("no worker panicked").build();
     if tally.failed == inputs.len() {
         bail!("none of the {} files could be read", inputs.len());
@@ -159,7 +163,7 @@ struct Tally {
 /// Decodes and embeds `inputs` on [`WORKERS`] threads, adding them to `builder`.
 fn index_files(
     inputs: &[Input],
-    model: &Model,
+    model: &Embedder<'_>,
     hop: usize,
     builder: &Mutex<LibraryBuilder>,
 ) -> anyhow::Result<Tally> {
@@ -239,7 +243,12 @@ fn count(tally: &mut Tally, outcome: &AddOutcome) {
 }
 
 /// Hashes one file and, unless the library has it already, decodes and embeds it.
-fn process(input: &Input, model: &Model, hop: usize, builder: &Mutex<LibraryBuilder>) -> Outcome {
+fn process(
+    input: &Input,
+    model: &Embedder<'_>,
+    hop: usize,
+    builder: &Mutex<LibraryBuilder>,
+) -> Outcome {
     let hash = match hash_file(&input.file) {
         Ok(hash) => hash,
         Err(e) => return Outcome::Failed(format!("{}: {e}", input.file.display())),

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_threshold;
 mod demo;
+mod device;
 mod embed;
 mod eval;
 mod index;

@@ -116,6 +116,8 @@ pub struct Args {
     search: SearchArgs,
     #[command(flatten)]
     model: super::model_choice::ModelArgs,
+    #[command(flatten)]
+    device: super::device::DeviceArgs,
 }
 
 /// One query's (or one window's) result, for printing.
@@ -130,6 +132,8 @@ struct Row<'a> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let model = args.model.load()?;
     let library = Library::open(&args.library, model.identity())?;
+    let device = args.device.open()?;
+    let embedder = super::device::Embedder::new(&model, &device)?;
     let (method, settings) = args.search.resolve(args.top);
     let searcher = Searcher::new(&library, method);
     let hop = library.config().hop;
@@ -147,7 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for file in &args.files {
         let name = file.display().to_string();
         let started = Instant::now();
-        let answers = search_file(&model, &searcher, hop, file, &args, &settings);
+        let answers = search_file(&embedder, &searcher, hop, file, &args, &settings);
         let ms = started.elapsed().as_secs_f64() * 1e3;
         let answers = match answers {
             Ok(answers) => answers,
@@ -193,7 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Loads, embeds and searches one file: one answer, or one per window with `--every`.
 fn search_file(
-    model: &earmark::model::Model,
+    model: &super::device::Embedder<'_>,
     searcher: &Searcher,
     hop: u32,
     file: &std::path::Path,

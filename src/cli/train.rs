@@ -15,6 +15,8 @@ use earmark::train::checkpoint;
 use earmark::train::data::{BatchConfig, BatchMaker, Corpus, Holdout, list_audio};
 use earmark::train::log::CsvLog;
 use earmark::train::trainer::{Observer, StepStats, TrainConfig, Trainer, run as train_run};
+
+use super::device::DeviceArgs;
 use earmark::train::validate::{Validation, validate, validation_conditions};
 
 #[derive(clap::Args, Debug)]
@@ -82,6 +84,9 @@ pub struct Args {
     /// Where to write the trained model (safetensors, f32).
     #[arg(long)]
     out: PathBuf,
+    /// Checkpoints and --resume are the same on both devices.
+    #[command(flatten)]
+    device: DeviceArgs,
 }
 
 /// Held-out tracks when --holdout is not given.
@@ -214,6 +219,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }),
     };
     install_interrupt_handler()?;
+    let device = args.device.open()?;
+    #[cfg(feature = "gpu")]
+    if let Some(gpu) = &device.gpu {
+        let mut on_gpu = earmark::gpu::GpuTrainer::from_trainer(gpu, &trainer)?;
+        drop(trainer);
+        train_run(
+            &mut on_gpu,
+            &maker,
+            args.checkpoint_every,
+            &STOP,
+            &mut observer,
+        )?;
+        let step = on_gpu.steps();
+        return finish(&bar, &args.out, &observer.checkpoint, &log_path, step);
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _ = device;
     train_run(
         &mut trainer,
         &maker,
@@ -221,21 +243,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &STOP,
         &mut observer,
     )?;
+    finish(
+        &bar,
+        &args.out,
+        &observer.checkpoint,
+        &log_path,
+        trainer.step,
+    )
+}
+
+/// The end of a run at `step`: stopped by Ctrl-C (an error naming the checkpoint to resume
+/// from), or finished (the bar closed, and where everything went).
+fn finish(
+    bar: &ProgressBar,
+    out: &Path,
+    checkpoint: &Path,
+    log: &Path,
+    step: u64,
+) -> anyhow::Result<()> {
     if STOP.load(Ordering::Relaxed) {
         bar.abandon();
         anyhow::bail!(
-            "interrupted at step {}: checkpoint {} written; continue with --resume {}",
-            trainer.step,
-            observer.checkpoint.display(),
-            observer.checkpoint.display()
+            "interrupted at step {step}: checkpoint {} written; continue with --resume {}",
+            checkpoint.display(),
+            checkpoint.display()
         );
     }
     bar.finish();
     eprintln!(
         "model: {}  checkpoint: {}  log: {}",
-        args.out.display(),
-        observer.checkpoint.display(),
-        log_path.display()
+        out.display(),
+        checkpoint.display(),
+        log.display()
     );
     Ok(())
 }
@@ -328,13 +367,32 @@ struct Progress {
     validation: Option<Validator>,
 }
 
-impl Observer for Progress {
-    fn on_step(&mut self, trainer: &Trainer, s: &StepStats) -> earmark::Result<()> {
+/// A run on either device as the observer needs it: its state on the host, for
+/// validation and checkpoints (a copy from the device for a GPU run).
+trait OnHost {
+    fn with_host<R>(&self, f: impl FnOnce(&Trainer) -> earmark::Result<R>) -> earmark::Result<R>;
+}
+
+impl OnHost for Trainer {
+    fn with_host<R>(&self, f: impl FnOnce(&Trainer) -> earmark::Result<R>) -> earmark::Result<R> {
+        f(self)
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl OnHost for earmark::gpu::GpuTrainer<'_> {
+    fn with_host<R>(&self, f: impl FnOnce(&Trainer) -> earmark::Result<R>) -> earmark::Result<R> {
+        f(&self.to_trainer()?)
+    }
+}
+
+impl<T: OnHost> Observer<T> for Progress {
+    fn on_step(&mut self, trainer: &T, s: &StepStats) -> earmark::Result<()> {
         self.log.write(s)?;
         if let Some(v) = &self.validation
             && (s.step.is_multiple_of(v.every) || s.step == self.last_step)
         {
-            let result = v.run(&trainer.model, s.step)?;
+            let result = trainer.with_host(|t| v.run(&t.model, s.step))?;
             let line = format!("step {}: {result}", s.step);
             // A hidden bar (stderr not a terminal, e.g. a nohup log) drops println.
             if self.bar.is_hidden() {
@@ -360,8 +418,10 @@ impl Observer for Progress {
         Ok(())
     }
 
-    fn on_checkpoint(&mut self, trainer: &Trainer) -> earmark::Result<()> {
-        checkpoint::save(trainer, &self.checkpoint)?;
-        trainer.model.save(&self.out, Dtype::F32)
+    fn on_checkpoint(&mut self, trainer: &T) -> earmark::Result<()> {
+        trainer.with_host(|t| {
+            checkpoint::save(t, &self.checkpoint)?;
+            t.model.save(&self.out, Dtype::F32)
+        })
     }
 }

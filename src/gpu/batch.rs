@@ -37,7 +37,9 @@ enum Command {
     Zero(wgpu::Buffer),
     Copy {
         src: wgpu::Buffer,
+        src_offset: u64,
         dst: wgpu::Buffer,
+        dst_offset: u64,
         bytes: u64,
     },
 }
@@ -107,8 +109,45 @@ impl<'g> Batch<'g> {
         if !src.is_empty() {
             self.commands.push(Command::Copy {
                 src: src.raw().clone(),
+                src_offset: 0,
                 dst: dst.raw().clone(),
+                dst_offset: 0,
                 bytes: src.byte_len(),
+            });
+        }
+    }
+
+    /// Records copying `len` elements of `src` from element `src_at` into `dst` from
+    /// element `dst_at` (row slices of a matrix: offsets and lengths in elements).
+    /// Panics when a range leaves its buffer, or when `src` and `dst` are the same buffer.
+    pub fn copy_range<T: Element>(
+        &mut self,
+        src: &GpuBuffer<T>,
+        src_at: usize,
+        dst: &GpuBuffer<T>,
+        dst_at: usize,
+        len: usize,
+    ) {
+        assert!(
+            src_at + len <= src.len() && dst_at + len <= dst.len(),
+            "Batch::copy_range: {len} elements from {src_at} of {} into {dst_at} of {}",
+            src.len(),
+            dst.len()
+        );
+        assert_ne!(
+            src.id(),
+            dst.id(),
+            "Batch::copy_range: src and dst are the same buffer"
+        );
+        // Elements are 4 bytes, so every offset and length meets wgpu's 4-byte alignment.
+        let bytes = |n: usize| (n * std::mem::size_of::<T>()) as u64;
+        if len > 0 {
+            self.commands.push(Command::Copy {
+                src: src.raw().clone(),
+                src_offset: bytes(src_at),
+                dst: dst.raw().clone(),
+                dst_offset: bytes(dst_at),
+                bytes: bytes(len),
             });
         }
     }
@@ -209,8 +248,14 @@ impl<'g> Batch<'g> {
                     encoder.clear_buffer(buffer, 0, None);
                     i += 1;
                 }
-                Command::Copy { src, dst, bytes } => {
-                    encoder.copy_buffer_to_buffer(src, 0, dst, 0, *bytes);
+                Command::Copy {
+                    src,
+                    src_offset,
+                    dst,
+                    dst_offset,
+                    bytes,
+                } => {
+                    encoder.copy_buffer_to_buffer(src, *src_offset, dst, *dst_offset, *bytes);
                     i += 1;
                 }
                 Command::Dispatch { .. } => {

@@ -35,6 +35,11 @@ static SUM_ROWS: Kernel = Kernel {
     entry: "sum_rows",
     bindings: &[(1, Read), (3, ReadWrite)],
 };
+static SUM_SQUARES: Kernel = Kernel {
+    shader: &ELEMENTWISE,
+    entry: "sum_squares",
+    bindings: &[(1, Read), (3, ReadWrite)],
+};
 static SUM_ALL: Kernel = Kernel {
     shader: &ELEMENTWISE,
     entry: "sum_all",
@@ -161,6 +166,33 @@ pub fn sum_all(batch: &mut Batch<'_>, alpha: f32, x: &GpuBuffer, out: &GpuBuffer
     batch.dispatch(&SUM_ALL, &[], &params, &[x.raw(), out.raw()], [1, 1, 1])
 }
 
+/// `out[slot] = Σ x²` (overwrites that one element). A single workgroup does the sum:
+/// one dispatch per parameter tensor of a gradient norm.
+pub fn sum_squares(
+    batch: &mut Batch<'_>,
+    x: &GpuBuffer,
+    out: &GpuBuffer,
+    slot: usize,
+) -> Result<()> {
+    const OP: &str = "sum_squares";
+    assert!(
+        slot < out.len(),
+        "{OP}: slot {slot} is outside `out` of {} elements",
+        out.len()
+    );
+    assert_no_alias(
+        OP,
+        &[("out", out.id())],
+        &[("x", x.id()), ("out", out.id())],
+    );
+    let params = Params {
+        n: index_u32(OP, "n", x.len())?,
+        cols: index_u32(OP, "slot", slot)?,
+        alpha: 1.0,
+    };
+    batch.dispatch(&SUM_SQUARES, &[], &params, &[x.raw(), out.raw()], [1, 1, 1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +253,18 @@ mod tests {
             assert_close("sum_rows", &out.read(gpu).unwrap(), &want, 1e-5);
             let want = 0.25 * x.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
             assert_close("sum_all", &total.read(gpu).unwrap(), &[want], 1e-5);
+            // Slot 1 of three: the others keep their values.
+            let squares = buffer(gpu, &[3.0, 0.0, 4.0]);
+            let mut batch = gpu.batch();
+            sum_squares(&mut batch, &gx, &squares, 1).unwrap();
+            batch.submit();
+            let want = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() as f32;
+            assert_close(
+                "sum_squares",
+                &squares.read(gpu).unwrap(),
+                &[3.0, want, 4.0],
+                1e-5,
+            );
         }
     }
 
@@ -237,10 +281,11 @@ mod tests {
         axpy(&mut batch, 3.0, &x, &y).unwrap(); // y = 3x
         batch.copy(&y, &z); // z = 3x
         axpy(&mut batch, 1.0, &x, &y).unwrap(); // y = 4x
-        assert_eq!(batch.len(), 4);
+        batch.copy_range(&y, 1, &z, 0, 1); // z[0] = y[1]
+        assert_eq!(batch.len(), 5);
         batch.submit();
         assert_eq!(y.read(gpu).unwrap(), [4.0, 8.0]);
-        assert_eq!(z.read(gpu).unwrap(), [3.0, 6.0]);
+        assert_eq!(z.read(gpu).unwrap(), [8.0, 6.0]);
     }
 
     #[test]

@@ -47,35 +47,47 @@ static HASHLOSS_BACKWARD: Kernel = Kernel {
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct NtXentParams {
     n: u32,
+    cols: u32,
     inv_count: f32,
 }
 
-/// NT-Xent over `n` pairs of L2-normalised `dim`-vectors z_a, z_p (n × dim each):
-/// logits S = z_a z_pᵀ / τ (n × n), loss = mean over both directions of
+/// NT-Xent over `n` pairs of L2-normalised `dim`-vectors z_a, z_p (n × dim each) and
+/// `hard` hard negatives z_h (hard × dim) that only the anchors see: logits
+/// S = z_a [z_p; z_h]ᵀ / τ (n × (n + hard)), loss = mean over both directions of
 /// −log softmax at the positive (DESIGN.md §4: τ = 0.1). Negatives are the other
-/// items of the batch.
+/// view's items of the batch (and, for the anchors, the hard ones): the CPU
+/// `train::loss::nt_xent_forward` without same-view negatives.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NtXent {
     pub n: usize,
+    /// m ≥ 0, the hard negatives.
+    pub hard: usize,
     pub dim: usize,
     pub tau: f32,
 }
 
 impl NtXent {
+    /// c = n + hard, the columns of S.
+    pub fn cols(&self) -> usize {
+        self.n + self.hard
+    }
+
     fn params(&self, op: &str) -> Result<NtXentParams> {
-        index_u32(op, "n²", self.n * self.n)?;
+        index_u32(op, "n × (n + hard)", self.n * self.cols())?;
         Ok(NtXentParams {
             n: index_u32(op, "n", self.n)?,
+            cols: index_u32(op, "n + hard", self.cols())?,
             inv_count: 1.0 / (2 * self.n) as f32,
         })
     }
 
     fn describe(&self) -> String {
-        format!("n = {}, dim = {}", self.n, self.dim)
+        format!("n = {}, hard = {}, dim = {}", self.n, self.hard, self.dim)
     }
 }
 
-/// Forward: writes `logits` (n × n), the log-sum-exps `lse` (2n: rows then columns,
+/// Forward: `zph` holds the positives then the hard negatives ((n + hard) × dim).
+/// Writes `logits` (n × (n + hard)), the log-sum-exps `lse` (2n: rows then columns,
 /// saved for the backward), the per-direction, per-item `losses` (2n) and their mean
 /// `loss` (1). Records three dispatches (GEMM, log-sum-exps, mean).
 #[allow(clippy::too_many_arguments)] // one buffer per saved or produced tensor
@@ -83,20 +95,21 @@ pub fn ntxent_forward(
     batch: &mut Batch<'_>,
     shape: &NtXent,
     za: &GpuBuffer,
-    zp: &GpuBuffer,
+    zph: &GpuBuffer,
     logits: &GpuBuffer,
     lse: &GpuBuffer,
     losses: &GpuBuffer,
     loss: &GpuBuffer,
 ) -> Result<()> {
     const OP: &str = "ntxent_forward";
-    let &NtXent { n, dim, tau } = shape;
+    let &NtXent { n, dim, tau, .. } = shape;
+    let c = shape.cols();
     let params = shape.params(OP)?;
     let dims = shape.describe();
     for (name, b, len) in [
         ("za", za, n * dim),
-        ("zp", zp, n * dim),
-        ("logits", logits, n * n),
+        ("zph", zph, c * dim),
+        ("logits", logits, n * c),
         ("lse", lse, 2 * n),
         ("losses", losses, 2 * n),
     ] {
@@ -107,14 +120,14 @@ pub fn ntxent_forward(
         ("lse", lse.id()),
         ("losses", losses.id()),
         ("za", za.id()),
-        ("zp", zp.id()),
+        ("zph", zph.id()),
     ];
     assert_no_alias(OP, &all[..3], &all);
     gemm(
         batch,
-        &Gemm::new(n, n, dim).trans_b().alpha(1.0 / tau),
+        &Gemm::new(n, c, dim).trans_b().alpha(1.0 / tau),
         za,
-        zp,
+        zph,
         None,
         logits,
     )?;
@@ -130,49 +143,50 @@ pub fn ntxent_forward(
 }
 
 /// Backward: with `dloss` (1) the gradient w.r.t. the mean loss, writes dS into the
-/// scratch `dlogits` (n × n) and accumulates `dza += dS z_p / τ` and
-/// `dzp += dSᵀ z_a / τ`. Records three dispatches.
+/// scratch `dlogits` (n × (n + hard)) and accumulates `dza += dS [z_p; z_h] / τ` and
+/// `dzph += dSᵀ z_a / τ` ((n + hard) × dim). Records three dispatches.
 #[allow(clippy::too_many_arguments)] // one buffer per saved or produced tensor
 pub fn ntxent_backward(
     batch: &mut Batch<'_>,
     shape: &NtXent,
     za: &GpuBuffer,
-    zp: &GpuBuffer,
+    zph: &GpuBuffer,
     logits: &GpuBuffer,
     lse: &GpuBuffer,
     dloss: &GpuBuffer,
     dlogits: &GpuBuffer,
     dza: &GpuBuffer,
-    dzp: &GpuBuffer,
+    dzph: &GpuBuffer,
 ) -> Result<()> {
     const OP: &str = "ntxent_backward";
-    let &NtXent { n, dim, tau } = shape;
+    let &NtXent { n, dim, tau, .. } = shape;
+    let c = shape.cols();
     let params = shape.params(OP)?;
     let dims = shape.describe();
     for (name, b, len) in [
         ("za", za, n * dim),
-        ("zp", zp, n * dim),
-        ("logits", logits, n * n),
+        ("zph", zph, c * dim),
+        ("logits", logits, n * c),
         ("lse", lse, 2 * n),
         ("dloss", dloss, 1),
-        ("dlogits", dlogits, n * n),
+        ("dlogits", dlogits, n * c),
         ("dza", dza, n * dim),
-        ("dzp", dzp, n * dim),
+        ("dzph", dzph, c * dim),
     ] {
         assert_len(OP, name, b.len(), len, &dims);
     }
     let all = [
         ("dlogits", dlogits.id()),
         ("dza", dza.id()),
-        ("dzp", dzp.id()),
+        ("dzph", dzph.id()),
         ("za", za.id()),
-        ("zp", zp.id()),
+        ("zph", zph.id()),
         ("logits", logits.id()),
         ("lse", lse.id()),
         ("dloss", dloss.id()),
     ];
     assert_no_alias(OP, &all[..3], &all);
-    let groups = batch.grid(OP, (n * n).div_ceil(WG))?;
+    let groups = batch.grid(OP, (n * c).div_ceil(WG))?;
     batch.dispatch(
         &NTXENT_BACKWARD,
         &[],
@@ -180,9 +194,23 @@ pub fn ntxent_backward(
         &[logits.raw(), lse.raw(), dloss.raw(), dlogits.raw()],
         groups,
     )?;
-    let back = Gemm::new(n, dim, n).alpha(1.0 / tau).accumulate();
-    gemm(batch, &back, dlogits, zp, None, dza)?;
-    gemm(batch, &back.trans_a(), dlogits, za, None, dzp)
+    let scale = 1.0 / tau;
+    gemm(
+        batch,
+        &Gemm::new(n, dim, c).alpha(scale).accumulate(),
+        dlogits,
+        zph,
+        None,
+        dza,
+    )?;
+    gemm(
+        batch,
+        &Gemm::new(c, dim, n).trans_a().alpha(scale).accumulate(),
+        dlogits,
+        za,
+        None,
+        dzph,
+    )
 }
 
 #[repr(C)]

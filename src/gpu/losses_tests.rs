@@ -71,7 +71,12 @@ fn ntxent_forward_backward_match_the_reference() {
     // A batch inside one workgroup, and one whose 2n rows and n² gradient elements
     // span several workgroups and GEMM tiles.
     for (n, dim, seed) in [(4, 8, 31), (70, 16, 32)] {
-        let shape = NtXent { n, dim, tau: 0.1 };
+        let shape = NtXent {
+            n,
+            hard: 0,
+            dim,
+            tau: 0.1,
+        };
         let za = normalised_rows(&random(n * dim, seed), dim);
         // Positives near their anchors, so that the loss is not uniform.
         let zp = normalised_rows(
@@ -146,6 +151,60 @@ fn ntxent_forward_backward_match_the_reference() {
             1e-4,
         );
     }
+}
+
+/// With hard negatives the kernel computes the CPU training loss
+/// (`train::loss::nt_xent_forward` / `nt_xent_backward`, cross-view negatives).
+#[test]
+fn ntxent_with_hard_negatives_matches_the_cpu_loss() {
+    use crate::train::loss::{NtXentConfig, nt_xent_backward, nt_xent_forward};
+    let Some(gpu) = shared_gpu() else { return };
+    let (n, hard, dim, tau) = (5, 3, 8, 0.1);
+    let shape = NtXent { n, hard, dim, tau };
+    let za = normalised_rows(&random(n * dim, 35), dim);
+    let zph = normalised_rows(&random((n + hard) * dim, 36), dim);
+    let (gza, gzph, dloss) = (buffer(gpu, &za), buffer(gpu, &zph), buffer(gpu, &[0.5]));
+    let zeros = |len: usize| buffer(gpu, &vec![0.0; len]);
+    let c = n + hard;
+    let (logits, lse, losses, loss, dlogits) = (
+        zeros(n * c),
+        zeros(2 * n),
+        zeros(2 * n),
+        zeros(1),
+        zeros(n * c),
+    );
+    let (dza, dzph) = (zeros(n * dim), zeros(c * dim));
+    let mut batch = gpu.batch();
+    ntxent_forward(
+        &mut batch, &shape, &gza, &gzph, &logits, &lse, &losses, &loss,
+    )
+    .unwrap();
+    ntxent_backward(
+        &mut batch, &shape, &gza, &gzph, &logits, &lse, &dloss, &dlogits, &dza, &dzph,
+    )
+    .unwrap();
+    batch.submit();
+
+    let cfg = NtXentConfig {
+        temperature: tau,
+        same_view_negatives: false,
+    };
+    let (zp, zh) = zph.split_at(n * dim);
+    let (want, cache) = nt_xent_forward(&za, zp, zh, n, dim, &cfg);
+    let (mut wa, mut wp, mut wh) = (
+        vec![0.0; n * dim],
+        vec![0.0; n * dim],
+        vec![0.0; hard * dim],
+    );
+    nt_xent_backward(&za, zp, zh, &cache, 0.5, &mut wa, &mut wp, &mut wh);
+    assert_close("ntxent+hard loss", &loss.read(gpu).unwrap(), &[want], 1e-4);
+    assert_close("ntxent+hard dza", &dza.read(gpu).unwrap(), &wa, 1e-4);
+    assert_close(
+        "ntxent+hard d[zp; zh]",
+        &dzph.read(gpu).unwrap(),
+        &[wp, wh].concat(),
+        1e-4,
+    );
 }
 
 // ---- the bucket loss L_r ----

@@ -28,35 +28,43 @@
 //! design); [`shader`] lists them.
 
 mod attention;
+mod balanced;
 mod batch;
 mod buffer;
 mod device;
 mod elementwise;
+mod embed;
 mod gemm;
 mod losses;
 mod model;
 mod model_layers;
 mod optim;
+mod queue;
 mod rows;
 pub mod shader;
 mod sinkhorn;
 #[cfg(test)]
 mod testing;
+mod trainer;
 
 pub use attention::{Attention, attention_backward, attention_forward};
+pub use balanced::{BalancedScratch, balanced_assign};
 pub use batch::Batch;
 pub use buffer::{Element, GpuBuffer};
 pub use device::{Gpu, RowConfig};
-pub use elementwise::{add, axpy, relu_backward, relu_forward, sum_all, sum_rows};
+pub use elementwise::{add, axpy, relu_backward, relu_forward, sum_all, sum_rows, sum_squares};
+pub use embed::{EMBED_CHUNK, chunk_rows, widest_activation};
 pub use gemm::{Gemm, gemm};
 pub use losses::{
     HashLoss, NtXent, hash_loss_backward, hash_loss_forward, ntxent_backward, ntxent_forward,
 };
 pub use model::GpuModel;
 pub use optim::{AdamW, adamw};
+pub use queue::GpuQueue;
 pub use rows::{
     l2norm_backward, l2norm_forward, layernorm_backward, layernorm_forward, log_softmax_backward,
     log_softmax_forward, softmax_backward, softmax_forward,
 };
 pub use shader::Reduction;
 pub use sinkhorn::{Sinkhorn, sinkhorn_argmax, sinkhorn_log_plan, sinkhorn_solve};
+pub use trainer::GpuTrainer;

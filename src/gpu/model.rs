@@ -4,7 +4,7 @@
 //! ```text
 //! upload(Model) → GpuModel ── forward(segments) ──→ embeddings (B, E), logits (B, K)
 //!                    │        backward(de, dq)   ──→ parameter gradients (accumulated)
-//!                    │        step(AdamConfig, lr) → parameters, moments
+//!                    │        step(AdamConfig, lr, clip) → parameters, moments
 //!                    └─ download(&mut Model) / download_grads(&mut ParamStore)
 //! ```
 //!
@@ -19,9 +19,14 @@ use crate::gpu::model_layers::{
     EncoderActs, EncoderGrads, EncoderLayer, HiddenActs, HiddenBlock, Linear, Norm, NormStats,
     Param,
 };
-use crate::gpu::{AdamW, Gpu, GpuBuffer, adamw, axpy, l2norm_backward, l2norm_forward};
+use crate::gpu::{
+    AdamW, Gpu, GpuBuffer, adamw, axpy, l2norm_backward, l2norm_forward, sum_squares,
+};
 use crate::model::{Embeddings, Model, ModelConfig, sinusoidal_positions};
-use crate::train::optim::AdamConfig;
+use crate::train::optim::{Adam, AdamConfig};
+
+/// One tensor of optimiser state: (name, shape, values), as [`Adam::export_state`].
+type StateTensor = (String, Vec<usize>, Vec<f32>);
 
 /// L2-normalisation epsilon of the embedding (the CPU encoder's).
 const L2_EPS: f32 = crate::model::L2_EPS;
@@ -155,6 +160,11 @@ impl<'g> GpuModel<'g> {
 
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The device the model lives on.
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
     }
 
     /// AdamW steps taken since the upload.
@@ -364,10 +374,11 @@ impl<'g> GpuModel<'g> {
         })
     }
 
-    /// One update of every parameter from its gradient, the CPU
-    /// [`Adam`](crate::train::optim::Adam)'s AdamW update on the device. Gradients are
-    /// read, not cleared. Panics for Adam's coupled (L2) decay, which has no kernel.
-    pub fn step(&mut self, config: &AdamConfig, lr: f32) -> Result<()> {
+    /// One update of every parameter from its gradient times `grad_scale` (the
+    /// gradient-norm clip, 1 for none), the CPU [`Adam`]'s AdamW update on the device.
+    /// Gradients are read, not cleared. Panics for Adam's coupled (L2) decay, which has
+    /// no kernel.
+    pub fn step(&mut self, config: &AdamConfig, lr: f32, grad_scale: f32) -> Result<()> {
         assert!(
             config.decoupled || config.weight_decay == 0.0,
             "GpuModel::step: only decoupled weight decay (AdamW) runs on the GPU"
@@ -382,6 +393,7 @@ impl<'g> GpuModel<'g> {
                 beta2: config.beta2,
                 eps: config.eps,
                 weight_decay: if decays { config.weight_decay } else { 0.0 },
+                grad_scale,
             };
             adamw(
                 &mut batch, &hyper, self.steps, &p.value, &p.grad, &p.m, &p.v,
@@ -389,6 +401,58 @@ impl<'g> GpuModel<'g> {
         }
         batch.submit();
         Ok(())
+    }
+
+    /// The global L2 norm of all parameter gradients (one read-back of one value per
+    /// parameter, summed in f64 like the CPU's `train::optim::grad_norm`).
+    pub fn grad_norm(&self) -> Result<f32> {
+        let squares = GpuBuffer::zeros(self.gpu, self.params.len())?;
+        let mut batch = self.gpu.batch();
+        for (slot, p) in self.params.iter().enumerate() {
+            sum_squares(&mut batch, &p.grad, &squares, slot)?;
+        }
+        batch.submit();
+        let total: f64 = squares.read(self.gpu)?.iter().map(|&x| f64::from(x)).sum();
+        Ok(total.sqrt() as f32)
+    }
+
+    /// The AdamW state in [`Adam::export_state`]'s names and order (`optim.m.<param>`
+    /// for every parameter, then `optim.v.<param>`, then `optim.step`), read back.
+    pub fn export_adam(&self) -> Result<Vec<StateTensor>> {
+        let mut out = Vec::with_capacity(2 * self.params.len() + 1);
+        for prefix in ["optim.m.", "optim.v."] {
+            for p in &self.params {
+                let moment = if prefix == "optim.m." { &p.m } else { &p.v };
+                let name = format!("{prefix}{}", p.name);
+                out.push((name, p.shape.clone(), moment.read(self.gpu)?));
+            }
+        }
+        out.push(("optim.step".into(), vec![1], vec![self.steps as f32]));
+        Ok(out)
+    }
+
+    /// Uploads a CPU [`Adam`]'s moments and step count (for the same parameters, by
+    /// name), so that the next [`GpuModel::step`] continues its run.
+    pub fn import_adam(&mut self, adam: &Adam, store: &ParamStore) {
+        let state = adam.export_state(store);
+        for (name, _, data) in &state {
+            let Some(rest) = name.strip_prefix("optim.") else {
+                continue;
+            };
+            if let Some((which, param)) = rest.split_once('.') {
+                let p = self
+                    .params
+                    .iter()
+                    .find(|p| p.name == param)
+                    .unwrap_or_else(|| panic!("GpuModel::import_adam: no parameter `{param}`"));
+                match which {
+                    "m" => p.m.write(self.gpu, data),
+                    "v" => p.v.write(self.gpu, data),
+                    other => panic!("GpuModel::import_adam: unknown state `{other}`"),
+                }
+            }
+        }
+        self.steps = adam.steps();
     }
 
     fn allocate(&self, b: usize) -> Result<Activations> {

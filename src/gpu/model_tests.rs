@@ -156,7 +156,7 @@ fn adamw_steps_match_the_cpu_optimiser() {
         on_gpu.forward(&x).unwrap();
         on_gpu.zero_grads();
         gpu_gradients(&on_gpu, gpu, &r1, &r2);
-        on_gpu.step(&config, lr).unwrap();
+        on_gpu.step(&config, lr, 1.0).unwrap();
     }
     assert_eq!(on_gpu.steps(), adam.steps());
     let mut got = Model::new(cfg, 0);

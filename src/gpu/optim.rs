@@ -27,6 +27,9 @@ pub struct AdamW {
     pub beta2: f32,
     pub eps: f32,
     pub weight_decay: f32,
+    /// Factor applied to the gradient before the update: the global gradient-norm
+    /// clip `max_norm / norm` when the norm exceeds `max_norm`, else 1.
+    pub grad_scale: f32,
 }
 
 impl Default for AdamW {
@@ -39,6 +42,7 @@ impl Default for AdamW {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.01,
+            grad_scale: 1.0,
         }
     }
 }
@@ -54,6 +58,7 @@ struct Params {
     weight_decay: f32,
     bc1: f32,
     bc2: f32,
+    grad_scale: f32,
 }
 
 /// Step `step` (1 for the first) of AdamW on `param` with gradient `grad`, updating the
@@ -91,6 +96,7 @@ pub fn adamw(
         weight_decay: hyper.weight_decay,
         bc1: correction(hyper.beta1),
         bc2: correction(hyper.beta2),
+        grad_scale: hyper.grad_scale,
     };
     let groups = batch.grid(OP, n.div_ceil(WG))?;
     batch.dispatch(
@@ -118,9 +124,10 @@ mod tests {
     ) {
         let (b1, b2) = (f64::from(h.beta1), f64::from(h.beta2));
         for i in 0..param.len() {
+            let g = f64::from(h.grad_scale) * grad[i];
             param[i] *= 1.0 - f64::from(h.lr) * f64::from(h.weight_decay);
-            m[i] = b1 * m[i] + (1.0 - b1) * grad[i];
-            v[i] = b2 * v[i] + (1.0 - b2) * grad[i] * grad[i];
+            m[i] = b1 * m[i] + (1.0 - b1) * g;
+            v[i] = b2 * v[i] + (1.0 - b2) * g * g;
             let m_hat = m[i] / (1.0 - b1.powi(step as i32));
             let v_hat = v[i] / (1.0 - b2.powi(step as i32));
             param[i] -= f64::from(h.lr) * m_hat / (v_hat.sqrt() + f64::from(h.eps));
@@ -132,6 +139,7 @@ mod tests {
         let Some(gpu) = shared_gpu() else { return };
         let hyper = AdamW {
             lr: 1e-2,
+            grad_scale: 0.6,
             ..AdamW::default()
         };
         // 5 elements (a partial workgroup) and 700 (three workgroups).

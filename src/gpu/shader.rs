@@ -39,6 +39,7 @@ pub static ATTENTION: Shader = shader!("attention", false);
 pub static NTXENT: Shader = shader!("ntxent", false);
 pub static HASHLOSS: Shader = shader!("hashloss", false);
 pub static SINKHORN: Shader = shader!("sinkhorn", false);
+pub static BALANCED: Shader = shader!("balanced", false);
 pub static ADAMW: Shader = shader!("adamw", false);
 pub static ELEMENTWISE: Shader = shader!("elementwise", false);
 
@@ -48,7 +49,7 @@ pub static REDUCE_SUBGROUP: Shader = shader!("reduce_subgroup", false);
 pub static REDUCE_WORKGROUP: Shader = shader!("reduce_workgroup", false);
 
 /// Every kernel file (the preludes are not modules on their own).
-pub static ALL: [&Shader; 10] = [
+pub static ALL: [&Shader; 11] = [
     &GEMM,
     &SOFTMAX,
     &LAYERNORM,
@@ -57,6 +58,7 @@ pub static ALL: [&Shader; 10] = [
     &NTXENT,
     &HASHLOSS,
     &SINKHORN,
+    &BALANCED,
     &ADAMW,
     &ELEMENTWISE,
 ];

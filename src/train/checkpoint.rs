@@ -117,34 +117,41 @@ pub fn load(path: &Path, config: TrainConfig) -> Result<Trainer> {
         .map_err(|e| bad(e.to_string()))?;
     let rows =
         queue_rows.ok_or_else(|| bad(format!("not a checkpoint: tensor `{QUEUE}` is missing")))?;
-    trainer.queue =
-        restore_queue(trainer.model.config().k_bits, capacity, pushed, &rows).map_err(bad)?;
+    let bits = trainer.model.config().k_bits;
+    if rows.shape.len() != 2 || rows.shape[1] != bits {
+        return Err(bad(format!(
+            "queue has shape {:?}, expected [rows, {bits}]",
+            rows.shape
+        )));
+    }
+    trainer.queue = restore_queue(bits, capacity, pushed, &rows.data).map_err(bad)?;
     trainer.queue_pushed = pushed;
     trainer.step = step;
     Ok(trainer)
 }
 
-/// The queue with `rows` in the same storage order and the same write cursor as the one
-/// saved: push every row in storage order (filling it), then push the first `cursor` rows
-/// again, which rewrites them in place and leaves the cursor at `cursor`.
-fn restore_queue(
+/// The queue with `rows` ((len, K) in storage order) and the same write cursor as a
+/// queue after `pushed` pushes: push every row in storage order (filling it), then push
+/// the first `cursor` rows again, which rewrites them in place and leaves the cursor at
+/// `cursor`. Also used by the GPU trainer to hand its queue back.
+pub(crate) fn restore_queue(
     bits: usize,
     capacity: usize,
     pushed: u64,
-    rows: &NamedTensor,
+    rows: &[f32],
 ) -> std::result::Result<HashQueue, String> {
     let len = (pushed as usize).min(capacity);
-    if rows.shape != [len, bits] {
+    if rows.len() != len * bits {
         return Err(format!(
-            "queue has shape {:?}, expected [{len}, {bits}]",
-            rows.shape
+            "queue has {} values, expected [{len}, {bits}]",
+            rows.len()
         ));
     }
     let mut queue = HashQueue::new(bits, capacity);
-    queue.push(&rows.data);
+    queue.push(rows);
     if capacity > 0 && pushed as usize > capacity {
         let cursor = (pushed as usize - capacity) % capacity;
-        queue.push(&rows.data[..cursor * bits]);
+        queue.push(&rows[..cursor * bits]);
     }
     Ok(queue)
 }

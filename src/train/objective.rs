@@ -23,7 +23,7 @@ use crate::train::loss::{
 use crate::train::sinkhorn::{HashQueue, SinkhornConfig, balanced_assignment};
 
 /// ε of q̂ = q / max(‖q‖, ε): keeps a zero hash output finite (never reached in practice).
-const QHAT_EPS: f32 = 1e-12;
+pub(crate) const QHAT_EPS: f32 = 1e-12;
 
 /// Settings of the objective. `Default` is DESIGN §4: τ = 0.1 everywhere, λ_h = λ_r = 1,
 /// SwAV's Sinkhorn (ε = 0.05, 3 iterations).
@@ -77,7 +77,7 @@ impl PairBatch {
     }
 
     /// All segments stacked: anchors, positives, hard negatives, (2B + M, segment_len).
-    fn stacked(&self) -> Tensor {
+    pub fn stacked(&self) -> Tensor {
         let len = self.anchors.shape()[1];
         assert!(
             self.positives.shape() == self.anchors.shape() && self.hard.shape()[1] == len,

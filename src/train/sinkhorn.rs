@@ -198,7 +198,11 @@ pub struct Potentials {
 /// Capacities that add up to exactly 1 (N a multiple of 2^K) leave no slack: every bucket
 /// must be full, which is the uniform problem. It is solved as such, because the clamped
 /// updates would reach the same plan only after thousands of iterations.
-fn log_bucket_target(marginal: BucketMarginal, items: usize, bits: usize) -> (f64, bool) {
+pub(crate) fn log_bucket_target(
+    marginal: BucketMarginal,
+    items: usize,
+    bits: usize,
+) -> (f64, bool) {
     let buckets = 1usize << bits;
     match marginal {
         BucketMarginal::Capacity if !items.is_multiple_of(buckets) => {

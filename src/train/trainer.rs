@@ -160,25 +160,50 @@ impl Trainer {
     }
 }
 
-/// Callbacks of [`run`], called on the training thread.
-pub trait Observer {
-    /// After every step.
-    fn on_step(&mut self, trainer: &Trainer, stats: &StepStats) -> Result<()>;
-    /// Every `checkpoint_every` steps, when stopped, and at the end (write a checkpoint).
-    fn on_checkpoint(&mut self, trainer: &Trainer) -> Result<()>;
+/// A run that [`run`] can drive: the CPU [`Trainer`], or a device's
+/// (`gpu::GpuTrainer`, which exports its state to a [`Trainer`] for checkpoints).
+pub trait Learner {
+    /// Steps taken so far.
+    fn steps_taken(&self) -> u64;
+    /// The step to stop at (`TrainConfig::steps`).
+    fn total_steps(&self) -> u64;
+    /// One optimiser step on `batch`.
+    fn learn(&mut self, batch: &PairBatch) -> Result<StepStats>;
 }
 
-/// Trains until `trainer.config.steps` or until `stop` is set (checked between steps), with
-/// batches made by `maker` on a producer thread. `checkpoint_every` = 0 checkpoints only at
-/// the end. Returns the number of steps taken in this call.
-pub fn run(
-    trainer: &mut Trainer,
+impl Learner for Trainer {
+    fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    fn total_steps(&self) -> u64 {
+        self.config.steps
+    }
+
+    fn learn(&mut self, batch: &PairBatch) -> Result<StepStats> {
+        Ok(self.step(batch))
+    }
+}
+
+/// Callbacks of [`run`], called on the training thread with the learner `L`.
+pub trait Observer<L: ?Sized = Trainer> {
+    /// After every step.
+    fn on_step(&mut self, trainer: &L, stats: &StepStats) -> Result<()>;
+    /// Every `checkpoint_every` steps, when stopped, and at the end (write a checkpoint).
+    fn on_checkpoint(&mut self, trainer: &L) -> Result<()>;
+}
+
+/// Trains until the learner's total steps or until `stop` is set (checked between steps),
+/// with batches made by `maker` on a producer thread. `checkpoint_every` = 0 checkpoints
+/// only at the end. Returns the number of steps taken in this call.
+pub fn run<L: Learner + ?Sized>(
+    trainer: &mut L,
     maker: &BatchMaker,
     checkpoint_every: u64,
     stop: &AtomicBool,
-    observer: &mut dyn Observer,
+    observer: &mut dyn Observer<L>,
 ) -> Result<u64> {
-    let (first, last) = (trainer.step, trainer.config.steps);
+    let (first, last) = (trainer.steps_taken(), trainer.total_steps());
     let halt = AtomicBool::new(false);
     let taken = std::thread::scope(|s| -> Result<u64> {
         let (tx, rx) = sync_channel::<PairBatch>(PREFETCH);
@@ -193,12 +218,13 @@ pub fn run(
         let result = (|| {
             let mut taken = 0;
             for batch in rx.iter() {
-                let stats = trainer.step(&batch);
+                let stats = trainer.learn(&batch)?;
                 taken += 1;
                 observer.on_step(trainer, &stats)?;
                 let stopping = stop.load(Ordering::Relaxed);
-                let due = checkpoint_every > 0 && trainer.step.is_multiple_of(checkpoint_every);
-                if trainer.step == last || due || stopping {
+                let step = trainer.steps_taken();
+                let due = checkpoint_every > 0 && step.is_multiple_of(checkpoint_every);
+                if step == last || due || stopping {
                     observer.on_checkpoint(trainer)?;
                 }
                 if stopping {
