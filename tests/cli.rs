@@ -2,35 +2,15 @@
 //! with an untrained encoder (`--random-model 1`), output formats, library edits, and
 //! failure modes (unreadable audio, damaged library, broken pipe).
 
+mod common;
+
+use common::{earmark, stderr, stdout, temp_dir};
 use earmark::audio::{WavSample, write_wav};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const RATE: usize = 16_000;
 const TRACK_SECONDS: usize = 8;
-
-fn earmark(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_earmark"))
-        .args(args)
-        .output()
-        .expect("earmark runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh temporary directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("earmark-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A deterministic pseudo-random stream (xorshift64*), enough for note choices.
 struct Lcg(u64);
@@ -104,7 +84,7 @@ fn excerpt(dir: &Path, name: &str, song: &[f32], start_s: f64, noise: f32) -> Pa
 
 #[test]
 fn index_then_query_finds_track_and_start() {
-    let dir = temp_dir("query");
+    let dir = temp_dir("cli-query");
     let (library, songs) = indexed(&dir);
     let lib = library.to_str().unwrap();
     let clean = excerpt(&dir, "clean.wav", &songs[2], 3.234, 0.0);
@@ -147,7 +127,7 @@ fn index_then_query_finds_track_and_start() {
 
 #[test]
 fn json_and_windows_and_no_match() {
-    let dir = temp_dir("json");
+    let dir = temp_dir("cli-json");
     let (library, songs) = indexed(&dir);
     let lib = library.to_str().unwrap();
     let clean = excerpt(&dir, "clean.wav", &songs[0], 2.0, 0.0);
@@ -226,7 +206,7 @@ fn json_and_windows_and_no_match() {
 
 #[test]
 fn append_does_not_duplicate_and_remove_removes() {
-    let dir = temp_dir("edit");
+    let dir = temp_dir("cli-edit");
     let (library, _) = indexed(&dir);
     let lib = library.to_str().unwrap();
     let root = dir.join("lib");
@@ -291,7 +271,7 @@ fn append_does_not_duplicate_and_remove_removes() {
 
 #[test]
 fn unreadable_files_are_skipped_and_damaged_libraries_refused() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("cli-bad");
     let lib = dir.join("lib");
     std::fs::create_dir_all(&lib).unwrap();
     write(&lib.join("good.wav"), &song(5));
@@ -339,7 +319,7 @@ fn unreadable_files_are_skipped_and_damaged_libraries_refused() {
 
 #[test]
 fn embed_prints_and_writes_npy() {
-    let dir = temp_dir("embed");
+    let dir = temp_dir("cli-embed");
     let file = dir.join("s.wav");
     write(&file, &song(9)[..3 * RATE]);
     let o = earmark(&["embed", file.to_str().unwrap(), "--random-model", "1"]);
@@ -378,7 +358,7 @@ fn embed_prints_and_writes_npy() {
 
 #[test]
 fn inspect_exit_codes_and_quiet_broken_pipe() {
-    let dir = temp_dir("inspect");
+    let dir = temp_dir("cli-inspect");
     let file = dir.join("s.wav");
     write(&file, &song(3)[..2 * RATE]);
     let text = dir.join("t.txt");
@@ -422,7 +402,7 @@ fn inspect_exit_codes_and_quiet_broken_pipe() {
 
 #[test]
 fn bench_search_prints_one_table() {
-    let dir = temp_dir("bench");
+    let dir = temp_dir("cli-bench");
     let (library, _) = indexed(&dir);
     let o = earmark(&[
         "bench",
@@ -476,7 +456,7 @@ fn bench_search_prints_one_table() {
 
 #[test]
 fn demo_indexes_queries_and_reports_every_answer() {
-    let dir = temp_dir("demo");
+    let dir = temp_dir("cli-demo");
     std::fs::create_dir_all(dir.join("music")).unwrap();
     std::fs::create_dir_all(dir.join("noise")).unwrap();
     for k in 1..=2 {
@@ -523,7 +503,7 @@ fn demo_indexes_queries_and_reports_every_answer() {
 
 #[test]
 fn bench_threshold_tabulates_right_and_false_matches() {
-    let dir = temp_dir("threshold");
+    let dir = temp_dir("cli-threshold");
     let (library, _) = indexed(&dir);
     let other = dir.join("other");
     std::fs::create_dir_all(&other).unwrap();
@@ -612,7 +592,7 @@ mod on_gpu {
         if !have_gpu() {
             return;
         }
-        let dir = temp_dir("embed-gpu");
+        let dir = temp_dir("cli-embed-gpu");
         let file = dir.join("s.wav");
         write(&file, &song(9)[..2 * RATE]);
         for device in ["cpu", "gpu"] {
@@ -644,7 +624,7 @@ mod on_gpu {
         if !have_gpu() {
             return;
         }
-        let dir = temp_dir("train-gpu");
+        let dir = temp_dir("cli-train-gpu");
         let music = dir.join("music");
         std::fs::create_dir_all(&music).unwrap();
         for i in 0..4 {
@@ -707,7 +687,7 @@ mod on_gpu {
 
     #[test]
     fn device_gpu_without_an_adapter_is_an_error() {
-        let dir = temp_dir("no-adapter");
+        let dir = temp_dir("cli-no-adapter");
         let file = dir.join("s.wav");
         write(&file, &song(9)[..2 * RATE]);
         let missing = "/nonexistent/earmark-missing-icd.json";

@@ -1,29 +1,14 @@
 //! `earmark train` end to end on generated audio: a short run writes the model, the CSV log
 //! and a checkpoint; `--resume` continues it; Ctrl-C stops it with a checkpoint.
 
+mod common;
+
+use common::{earmark, stderr, temp_dir};
 use earmark::audio::{WavSample, write_wav};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const RATE: usize = 16_000;
-
-fn earmark(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_earmark"))
-        .args(args)
-        .output()
-        .expect("earmark runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("earmark-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Four 4-second tracks of gliding tones (distinct per track) in `dir/music`.
 fn music(dir: &Path) -> PathBuf {
@@ -82,7 +67,7 @@ fn logged_steps(log: &Path) -> Vec<u64> {
 
 #[test]
 fn trains_logs_checkpoints_and_resumes() {
-    let dir = temp_dir("resume");
+    let dir = temp_dir("train-resume");
     let music = music(&dir);
     let out = dir.join("m.safetensors");
     let args = train_args(&music, &out, "2");
@@ -123,7 +108,7 @@ fn trains_logs_checkpoints_and_resumes() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_writes_a_checkpoint_and_stops() {
-    let dir = temp_dir("interrupt");
+    let dir = temp_dir("train-interrupt");
     let music = music(&dir);
     let out = dir.join("m.safetensors");
     let mut args = train_args(&music, &out, "100000");

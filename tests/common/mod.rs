@@ -1,0 +1,31 @@
+//! Helpers shared by the tests that run the `earmark` binary.
+
+// Each test binary compiles this module and uses only some of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs `earmark` with `args` and waits for it.
+pub fn earmark(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_earmark"))
+        .args(args)
+        .output()
+        .expect("earmark runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh temporary directory for one test, `earmark-{name}-{pid}`.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("earmark-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
