@@ -20,6 +20,8 @@ pub mod model;
 pub mod plot;
 pub mod profile;
 pub mod tensor;
+#[cfg(test)]
+mod test_dir;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -2,19 +2,21 @@
 //! wrong ([`Error::Io`] for a missing file, [`Error::Audio`] for everything else), from both
 //! `load_mono_16k` and `inspect`.
 
+mod common;
+
+use common::{TempDir, temp_dir};
+
 use std::path::{Path, PathBuf};
 
 use earmark::Error;
 use earmark::audio::{WavSample, inspect, load_mono_16k, write_wav};
 
 /// A fresh directory per test, so tests can run in parallel.
-struct Scratch(PathBuf);
+struct Scratch(TempDir);
 
 impl Scratch {
     fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("earmark-bad-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
+        Scratch(temp_dir(&format!("bad-{test}")))
     }
 
     fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
@@ -34,12 +36,6 @@ impl Scratch {
         let path = self.0.join(name);
         write_wav(&path, samples, channels, rate, sample).unwrap();
         path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

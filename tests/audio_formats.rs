@@ -2,6 +2,10 @@
 //! and (feature `decode`) the tiny compressed files in tests/data/, made from a known
 //! synthetic signal (see tests/data/README.md), decoded and compared with that signal.
 
+mod common;
+
+use common::{TempDir, temp_dir};
+
 use std::f64::consts::TAU;
 use std::path::{Path, PathBuf};
 
@@ -41,10 +45,8 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn scratch_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("earmark-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch_dir(test: &str) -> TempDir {
+    temp_dir(test)
 }
 
 #[test]
@@ -80,7 +82,6 @@ fn wav_through_the_file_system_to_segments() {
     let mel = log_mel(&mono).unwrap();
     assert_eq!(mel.frames, 151);
     assert_eq!(segment_count(mel.frames, SEGMENT_HOP_FRAMES), info.segments);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -106,7 +107,6 @@ fn float_wav_with_many_channels_loads_as_their_mean() {
         .map(|(a, b)| (a * 8.0 / 6.0 - b).abs())
         .fold(0.0, f32::max);
     assert!(err < 2e-3, "{err}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The decoder is chosen by the file's first bytes, not its name.
@@ -132,7 +132,6 @@ fn misnamed_files_are_decoded_by_content() {
         std::fs::copy(data("tone.opus"), &opus).unwrap();
         assert_eq!(inspect(&opus).unwrap().format, "Ogg Opus");
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[cfg(not(feature = "decode"))]

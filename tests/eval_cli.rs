@@ -2,6 +2,10 @@
 //! random `small` model, queries built and scored, then re-scored from the written
 //! truth CSV and query WAVs.
 
+mod common;
+
+use common::temp_dir;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -46,7 +50,7 @@ fn eval(args: &[&str]) {
 
 #[test]
 fn eval_builds_scores_and_rescores_from_truth() {
-    let dir = std::env::temp_dir().join(format!("earmark-eval-cli-{}", std::process::id()));
+    let dir = temp_dir("eval-cli");
     let music = dir.join("music");
     std::fs::create_dir_all(music.join("album")).unwrap();
     let model = Model::new(ModelConfig::SMALL, MODEL_SEED);
@@ -123,5 +127,4 @@ fn eval_builds_scores_and_rescores_from_truth() {
         strip(&out.join("answers.csv")),
         strip(&again.join("answers.csv"))
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,17 +1,18 @@
 //! `earmark plot` end to end on a small generated training log (with a resume that rewrote
 //! steps) and its validation log: the files it writes, and its errors.
 
+mod common;
+
+use common::{TempDir, temp_dir};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const LOG_HEADER: &str = "step,lr,loss,l_c,l_h,l_r,grad_norm,seconds";
 const VAL_HEADER: &str = "step,strict_clean,loose_clean,strict_n0,loose_n0,nonempty_share,entropy_bits,entropy_ceiling_bits,same_bucket,segments,seconds";
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("earmark-plot-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> TempDir {
+    temp_dir(&format!("plot-{name}"))
 }
 
 /// A 200-step log whose steps 150..=180 were logged twice (resumed from step 150).
@@ -111,7 +112,6 @@ fn plot_draws_losses_validation_and_entropy() {
     // The resumed steps were kept once: the x axis ends at step 200, not 180 + 51.
     let losses = std::fs::read_to_string(out.join("m.safetensors.losses.svg")).unwrap();
     assert!(losses.contains(">200</text>"));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -135,7 +135,6 @@ fn plot_without_a_font_writes_svgs_and_warns() {
         !dir.join("m.safetensors.validation.svg").exists(),
         "no val.csv, no chart"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -169,5 +168,4 @@ fn plot_names_the_file_and_line_of_bad_input() {
             assert!(stderr.contains(e), "{args:?}: `{e}` not in {stderr}");
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -228,8 +228,7 @@ mod tests {
 
     #[test]
     fn write_wav_replaces_the_file_atomically_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("earmark-wav-writer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dir::TempDir::new("wav-writer");
         let path = dir.join("tone.wav");
         write_wav(&path, &[0.5; 10], 1, 16_000, WavSample::I16).unwrap();
         write_wav(&path, &[0.25; 4], 2, 16_000, WavSample::F32).unwrap();
@@ -245,6 +244,5 @@ mod tests {
             write_wav(&missing_dir, &[0.0], 1, 16_000, WavSample::I16),
             Err(Error::Io { .. })
         ));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

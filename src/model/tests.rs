@@ -145,8 +145,7 @@ fn encoder_passes_gradcheck_end_to_end() {
 
 #[test]
 fn save_and_load_round_trip_and_refuse_foreign_files() {
-    let dir = std::env::temp_dir().join(format!("earmark-model-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::test_dir::TempDir::new("model");
     let cfg = tiny();
     let model = Model::new(cfg, 8);
     let segs = random_segments(&cfg, 2, 9);
@@ -201,7 +200,6 @@ fn save_and_load_round_trip_and_refuse_foreign_files() {
         .expect("mismatched file loads")
         .to_string();
     assert!(err.contains("ffn.fc1.weight"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -174,9 +174,8 @@ fn png_has_the_size_and_draws_lines_and_text() {
 
 #[test]
 fn write_chart_writes_the_svg_without_fonts() {
-    let dir = std::env::temp_dir().join(format!("earmark-plot-unit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let written = write_chart(&sample_chart(), &dir, "noise", None).unwrap();
+    let dir = crate::test_dir::TempDir::new("plot-unit");
+    let written = write_chart(&sample_chart(), dir.path(), "noise", None).unwrap();
     assert_eq!(written.png, None);
     let doc = std::fs::read_to_string(&written.svg).unwrap();
     check_xml(&doc);
@@ -188,5 +187,4 @@ fn write_chart_writes_the_svg_without_fonts() {
         e.contains("bogus.ttf") && e.contains("not a TrueType"),
         "{e}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -97,8 +97,7 @@ mod tests {
 
     #[test]
     fn resuming_drops_rows_past_the_checkpoint() {
-        let dir = std::env::temp_dir().join(format!("earmark-log-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::test_dir::TempDir::new("log");
         let path = dir.join("run.log.csv");
         let rows = |steps: std::ops::RangeInclusive<u64>| -> String {
             steps.map(|s| format!("{s},1e-4,1,1,1,1,1,0.5\n")).collect()
@@ -121,6 +120,5 @@ mod tests {
             format!("{HEADER}\n")
         );
         truncate_after(&dir.join("missing.csv"), 1).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

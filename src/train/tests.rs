@@ -322,8 +322,7 @@ fn params_of(model: &Model) -> Vec<(String, Vec<u32>)> {
 
 #[test]
 fn resumed_run_ends_bit_identical_to_an_unbroken_run() {
-    let dir = std::env::temp_dir().join(format!("earmark-train-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = crate::test_dir::TempDir::new("train");
     let m = maker(2, true, 9);
     let mut config = TrainConfig::new(5, 9);
     config.queue = 4; // small enough to wrap around during the run
@@ -376,5 +375,4 @@ fn resumed_run_ends_bit_identical_to_an_unbroken_run() {
         checkpoint::load(&ckpt, other_seed).is_err(),
         "a checkpoint of another seed was accepted"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }

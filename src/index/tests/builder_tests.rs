@@ -48,7 +48,8 @@ fn build_is_bucket_major_with_an_inverse_permutation() {
 fn append_skips_known_content_and_replaces_changed_files() {
     let s = synth(K);
     let first = tracks(&s, 3, &[20, 30, 25], 1);
-    let path = temp_dir("append").join("lib.earmark");
+    let dir = temp_dir("append");
+    let path = dir.join("lib.earmark");
     build(config(K as u32, Dtype::F32), &first)
         .save(&path)
         .unwrap();

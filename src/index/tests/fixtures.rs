@@ -1,7 +1,5 @@
 //! Small synthetic libraries shared by the tests.
 
-use std::path::PathBuf;
-
 use crate::index::synth::{Synth, SynthConfig};
 use crate::index::{Dtype, Library, LibraryBuilder, LibraryConfig};
 
@@ -70,10 +68,9 @@ pub fn build(config: LibraryConfig, tracks: &[Fixture]) -> Library {
     builder.build()
 }
 
-/// A fresh empty directory for one test's files.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("earmark-index-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+pub use crate::test_dir::TempDir;
+
+/// A fresh empty directory for one test's files, removed when the test ends.
+pub fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("index-{name}"))
 }

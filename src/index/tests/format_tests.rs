@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::fixtures::{MODEL, build, config, synth, temp_dir, tracks};
+use super::fixtures::{MODEL, TempDir, build, config, synth, temp_dir, tracks};
 use crate::Error;
 use crate::index::{Dtype, Library, format};
 
@@ -72,24 +72,26 @@ fn saving_replaces_atomically_and_leaves_no_temporary_file() {
 
 #[test]
 fn save_into_a_missing_directory_is_an_io_error() {
-    let path = temp_dir("missing-dir").join("no/such/dir/lib.earmark");
+    let dir = temp_dir("missing-dir");
+    let path = dir.join("no/such/dir/lib.earmark");
     assert!(matches!(
         small_library(Dtype::F16).save(&path),
         Err(Error::Io { .. })
     ));
 }
 
-/// Saves the small library and returns its path and bytes.
-fn saved(name: &str) -> (std::path::PathBuf, Vec<u8>) {
-    let path = temp_dir(name).join("lib.earmark");
+/// Saves the small library and returns its directory (removed when dropped), path and bytes.
+fn saved(name: &str) -> (TempDir, std::path::PathBuf, Vec<u8>) {
+    let dir = temp_dir(name);
+    let path = dir.join("lib.earmark");
     small_library(Dtype::F16).save(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    (path, bytes)
+    (dir, path, bytes)
 }
 
 #[test]
 fn truncated_files_are_refused() {
-    let (path, bytes) = saved("truncated");
+    let (_dir, path, bytes) = saved("truncated");
     for len in [
         0,
         1,
@@ -116,7 +118,7 @@ fn truncated_files_are_refused() {
 
 #[test]
 fn foreign_file_is_refused() {
-    let (path, mut bytes) = saved("foreign");
+    let (_dir, path, mut bytes) = saved("foreign");
     bytes[..8].copy_from_slice(b"RIFF\0\0\0\0");
     std::fs::write(&path, &bytes).unwrap();
     assert!(index_problem(Library::open(&path, MODEL)).contains("not an earmark index"));
@@ -124,7 +126,7 @@ fn foreign_file_is_refused() {
 
 #[test]
 fn future_version_is_refused_with_an_upgrade_hint() {
-    let (path, mut bytes) = saved("future");
+    let (_dir, path, mut bytes) = saved("future");
     bytes[8..12].copy_from_slice(&(format::VERSION + 1).to_le_bytes());
     std::fs::write(&path, &bytes).unwrap();
     let problem = index_problem(Library::open(&path, MODEL));
@@ -136,14 +138,14 @@ fn future_version_is_refused_with_an_upgrade_hint() {
 
 #[test]
 fn index_of_another_model_is_refused() {
-    let (path, _) = saved("other-model");
+    let (_dir, path, _) = saved("other-model");
     let problem = index_problem(Library::open(&path, MODEL ^ 1));
     assert!(problem.contains("another model"), "{problem}");
 }
 
 #[test]
 fn corrupted_body_fails_the_checksum() {
-    let (path, mut bytes) = saved("checksum");
+    let (_dir, path, mut bytes) = saved("checksum");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
     std::fs::write(&path, &bytes).unwrap();
@@ -152,7 +154,7 @@ fn corrupted_body_fails_the_checksum() {
 
 #[test]
 fn every_header_byte_and_random_body_bytes_are_protected() {
-    let (path, bytes) = saved("flips");
+    let (_dir, path, bytes) = saved("flips");
     let mut rng = StdRng::seed_from_u64(3);
     // Every byte of the header, the last bytes (the file checksum), and random positions.
     let random: Vec<usize> = (0..200).map(|_| rng.random_range(0..bytes.len())).collect();

@@ -1,6 +1,5 @@
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicUsize;
+use std::path::Path;
 
 use half::{bf16, f16};
 use rand::rngs::StdRng;
@@ -8,39 +7,7 @@ use rand::{Rng, SeedableRng};
 
 use super::*;
 
-/// A scratch directory removed on drop, unique per call (tests run in parallel).
-pub(super) struct TempDir(PathBuf);
-
-impl TempDir {
-    pub(super) fn new(tag: &str) -> Self {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("earmark-weights-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub(super) fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    pub(super) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(super) use crate::test_dir::TempDir;
 
 pub(super) fn tensor(name: &str, shape: &[usize], data: Vec<f32>) -> NamedTensor {
     NamedTensor {
