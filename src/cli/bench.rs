@@ -17,7 +17,7 @@ use super::model_choice::ModelArgs;
 use anyhow::{Context, bail};
 use earmark::audio::SAMPLE_RATE;
 use earmark::audio::augment::{AugmentConfig, Augmenter};
-use earmark::index::{Library, LshParams, Method, Query, SearchSettings, Searcher};
+use earmark::index::{Library, LshParams, Method, MinScore, Query, SearchSettings, Searcher};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -115,7 +115,7 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
         "method", "settings", "top-1", "near", "eval%", "µs/segment", "speed-up"
     );
     let settings = SearchSettings {
-        min_score: -1.0,
+        min_score: MinScore::NONE,
         ..SearchSettings::default()
     };
     let mut runs: Vec<(&str, String, Method, SearchSettings)> = vec![

@@ -12,7 +12,7 @@
 use super::bench::{Distorted, HIT_TOLERANCE_S, distorted_queries};
 use super::model_choice::ModelArgs;
 use anyhow::{Context, bail};
-use earmark::index::{Library, Method, Query, SearchSettings, Searcher};
+use earmark::index::{Library, Method, MinScore, Query, SearchSettings, Searcher};
 use std::path::PathBuf;
 
 /// Thresholds tabulated: 0.20, 0.25, …, 0.95.
@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     let searcher = Searcher::new(&library, Method::Exhaustive);
     let settings = SearchSettings {
-        min_score: f32::NEG_INFINITY,
+        min_score: MinScore::NONE,
         ..SearchSettings::default()
     };
     // (score of the best answer, whether it is right) per query.

@@ -18,7 +18,7 @@
 //!    δ = (f(s−1) − f(s+1)) / (2 (f(s−1) − 2 f(s) + f(s+1))), clamped to ±½ step (δ = 0
 //!    if the three points do not bend down).
 //! 4. The rescored alignments are ranked by score (ties: votes), duplicates dropped, and
-//!    those below `min_score` removed.
+//!    those below `min_score` (for the query's length, [`super::MinScore`]) removed.
 
 use earmark_kernels::votes::Candidate;
 
@@ -143,6 +143,10 @@ pub(crate) fn align(
         });
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.votes.cmp(&a.votes)));
-    hits.retain(|h| h.score >= settings.min_score);
+    let segments = embeddings.len() / library.config().dim as usize;
+    let seconds =
+        super::SEGMENT_SECONDS + segments.saturating_sub(1) as f64 * stride as f64 * hop_s;
+    let min_score = settings.min_score.for_seconds(seconds);
+    hits.retain(|h| h.score >= min_score);
     hits
 }

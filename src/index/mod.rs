@@ -48,7 +48,8 @@ pub use info::LibraryInfo;
 pub use library::{Dtype, Library, LibraryConfig, Rows, Track};
 pub use lsh::LshParams;
 pub use search::{
-    Answer, Method, Query, SearchSettings, Searcher, SegmentMatches, WindowAnswer, Windows,
+    Answer, Method, MinScore, Query, SearchSettings, Searcher, SegmentMatches, WindowAnswer,
+    Windows,
 };
 
 /// Seconds per audio frame: the STFT hop is 160 samples at 16 kHz (DESIGN.md §2).

@@ -55,10 +55,42 @@ pub struct SearchSettings {
     pub rescore: usize,
     /// Refine the start below the segment grid ([`super::align`]). Default on.
     pub refine: bool,
-    /// No match below this score (the mean aligned similarity, in [−1, 1]). Default 0.35:
-    /// on the synthetic data of the tests, queries of tracks not in the library score
-    /// below 0.2 and perturbed true queries above 0.6. Calibrate it for a trained model.
-    pub min_score: f32,
+    /// No match below this score (the mean aligned similarity, in [−1, 1]). Default
+    /// [`MinScore::ByLength`], calibrated on the shipped model.
+    pub min_score: MinScore,
+}
+
+/// The no-match threshold on a hit's score (its mean aligned similarity).
+///
+/// Longer queries need less: the mean over more segments of an unrelated query's best
+/// similarities varies less. `earmark bench threshold` measures it for a model; for the
+/// shipped model on its four held-out tracks (300 distorted queries of them and 300 of
+/// unrelated music per length, SNR 0–20 dB and rooms), the smallest thresholds letting at
+/// most 1 % of unrelated queries match were 0.85 at 1 s, 0.70 at 2 s, 0.60–0.65 at 3 s and
+/// 0.55 at 5 s. `ByLength` is the curve 0.31 + 0.54/√L through those points, held at its
+/// 5 s value for longer queries (not measured beyond).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MinScore {
+    /// The same threshold at every query length (`earmark query --min-score X`).
+    Fixed(f32),
+    /// 0.31 + 0.54/√min(L, 5) for a query (or window) of L seconds.
+    ByLength,
+}
+
+impl MinScore {
+    /// No threshold: every alignment is kept (benchmarks and the paper's top-1 protocol).
+    pub const NONE: MinScore = MinScore::Fixed(f32::NEG_INFINITY);
+
+    /// The threshold for a query of `seconds`.
+    pub fn for_seconds(self, seconds: f64) -> f32 {
+        match self {
+            MinScore::Fixed(x) => x,
+            MinScore::ByLength => {
+                let length = seconds.clamp(super::SEGMENT_SECONDS, 5.0);
+                (0.31 + 0.54 / length.sqrt()) as f32
+            }
+        }
+    }
 }
 
 impl Default for SearchSettings {
@@ -69,7 +101,7 @@ impl Default for SearchSettings {
             top: 5,
             rescore: 5,
             refine: true,
-            min_score: 0.35,
+            min_score: MinScore::ByLength,
         }
     }
 }

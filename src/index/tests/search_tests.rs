@@ -10,7 +10,9 @@ use earmark_kernels::votes::Match;
 use super::fixtures::{Fixture, build, config, synth, tracks};
 use crate::index::align::aligned_similarity;
 use crate::index::synth::{Synth, SynthConfig};
-use crate::index::{Dtype, Library, LshParams, Method, Query, SearchSettings, Searcher, Windows};
+use crate::index::{
+    Dtype, Library, LshParams, Method, MinScore, Query, SearchSettings, Searcher, Windows,
+};
 
 const DIM: usize = 128;
 const K: usize = 8;
@@ -167,7 +169,7 @@ fn exhaustive_search_equals_a_brute_force_reference() {
     let s = setup(Dtype::F16);
     let settings = SearchSettings {
         refine: false,
-        min_score: -1.0,
+        min_score: MinScore::NONE,
         ..SearchSettings::default()
     };
     let searcher = Searcher::new(&s.library, Method::Exhaustive);
@@ -267,7 +269,7 @@ fn alignment_never_crosses_a_track_boundary() {
     e.extend(s.synth.query(&b.embeddings, 0.0, 8, 0.2, 2));
     let q = s.synth.logits(&e);
     let settings = SearchSettings {
-        min_score: 0.0,
+        min_score: MinScore::Fixed(0.0),
         ..SearchSettings::default()
     };
     let answer = Searcher::new(&s.library, Method::Exhaustive)
@@ -363,7 +365,7 @@ fn weak_evidence_is_no_match() {
             .unwrap();
         assert!(answer.best().is_none(), "{method:?}: {answer:?}");
         let all = SearchSettings {
-            min_score: -1.0,
+            min_score: MinScore::NONE,
             ..SearchSettings::default()
         };
         let best = searcher.search(&query(&e, &q), &all).unwrap().hits[0].score;
@@ -453,4 +455,22 @@ fn a_library_at_a_finer_hop_answers_coarser_queries_and_bad_queries_are_errors()
         searcher.search(&odd_hop, &SearchSettings::default()),
         Err(crate::Error::Invalid(_))
     ));
+}
+
+#[test]
+fn the_default_threshold_falls_with_query_length_to_its_5_s_value() {
+    let t = |s: f64| MinScore::ByLength.for_seconds(s);
+    // The measured points it was fitted to (MinScore's docs), within 0.02.
+    for (seconds, measured) in [(1.0, 0.85), (2.0, 0.70), (3.0, 0.625), (5.0, 0.55)] {
+        assert!(
+            (t(seconds) - measured).abs() < 0.02,
+            "{seconds} s: {}",
+            t(seconds)
+        );
+    }
+    assert!(t(1.0) > t(1.5) && t(1.5) > t(3.0) && t(3.0) > t(5.0));
+    assert_eq!(t(5.0), t(60.0));
+    assert_eq!(t(0.5), t(1.0));
+    assert_eq!(MinScore::Fixed(0.4).for_seconds(1.0), 0.4);
+    assert_eq!(MinScore::NONE.for_seconds(3.0), f32::NEG_INFINITY);
 }
