@@ -283,3 +283,19 @@ fn unusable_clips_and_settings_are_errors() {
     assert_eq!(a.rirs()[0].samples, vec![1.0, 0.5, 0.25]);
     assert_eq!(a.rirs()[0].direct, 0);
 }
+
+#[test]
+fn a_room_bank_joins_measured_rirs_and_covers_the_rt60_range() {
+    let bank = generate_room_bank(&AugmentConfig::default(), 6, 3);
+    assert_eq!(bank.len(), 6);
+    assert_eq!(bank, generate_room_bank(&AugmentConfig::default(), 6, 3));
+    assert_ne!(bank, generate_room_bank(&AugmentConfig::default(), 6, 4));
+    // As files given with --rir would be: prepared as measured, RT60 estimated from them.
+    let mut rirs = vec![Rir::generate(0.3, &mut StdRng::seed_from_u64(5)).samples];
+    rirs.extend(bank);
+    let a = Augmenter::new(small_config(), vec![], rirs, 1).unwrap();
+    assert_eq!(a.rirs().len(), 7);
+    let rt60s: Vec<f32> = a.rirs()[1..].iter().map(|r| r.rt60_s.unwrap()).collect();
+    // Stratified over 0.2–0.8 s: the first sixth near its bottom, the last near its top.
+    assert!(rt60s[0] < 0.35 && rt60s[5] > 0.6, "{rt60s:?}");
+}
