@@ -9,20 +9,7 @@ use crate::train::optim::Adam;
 
 /// The CPU model tests' tiny config: 2 layers of width 16 over 4 bands × 20 frames.
 fn tiny() -> ModelConfig {
-    ModelConfig {
-        n_mels: 4,
-        segment_frames: 20,
-        patch_frames: 5,
-        d_model: 16,
-        layers: 2,
-        heads: 2,
-        d_ff: 24,
-        proj_hidden: 20,
-        emb_dim: 8,
-        hash_hidden: 12,
-        k_bits: 6,
-        eps: 1e-5,
-    }
+    ModelConfig::TINY
 }
 
 /// `n` segments of log-mel-like values (about −3 … 0.5, as the CPU tests use).

@@ -9,18 +9,8 @@ use crate::tensor::Tensor;
 /// One layer of width 16 over 4 bands × 20 frames, K = 6.
 fn tiny() -> ModelConfig {
     ModelConfig {
-        n_mels: 4,
-        segment_frames: 20,
-        patch_frames: 5,
-        d_model: 16,
         layers: 1,
-        heads: 2,
-        d_ff: 24,
-        proj_hidden: 20,
-        emb_dim: 8,
-        hash_hidden: 12,
-        k_bits: 6,
-        eps: 1e-5,
+        ..ModelConfig::TINY
     }
 }
 

@@ -59,6 +59,24 @@ impl ModelConfig {
         ..ModelConfig::PAPER
     };
 
+    /// Tests only: 2 layers of width 16 over 4 bands × 20 frames, K = 6 — small enough for
+    /// finite differences and for GPU-against-CPU checks on lavapipe.
+    #[cfg(test)]
+    pub(crate) const TINY: ModelConfig = ModelConfig {
+        n_mels: 4,
+        segment_frames: 20,
+        patch_frames: 5,
+        d_model: 16,
+        layers: 2,
+        heads: 2,
+        d_ff: 24,
+        proj_hidden: 20,
+        emb_dim: 8,
+        hash_hidden: 12,
+        k_bits: 6,
+        eps: 1e-5,
+    };
+
     /// A preset by name: `small` or `paper`.
     pub fn preset(name: &str) -> Result<ModelConfig, Error> {
         match name {

@@ -5,20 +5,7 @@ use crate::autograd::gradcheck::{self, GradCheck};
 
 /// A tiny config for fast tests: 2 layers of width 16 over 4 bands × 20 frames.
 fn tiny() -> ModelConfig {
-    ModelConfig {
-        n_mels: 4,
-        segment_frames: 20,
-        patch_frames: 5,
-        d_model: 16,
-        layers: 2,
-        heads: 2,
-        d_ff: 24,
-        proj_hidden: 20,
-        emb_dim: 8,
-        hash_hidden: 12,
-        k_bits: 6,
-        eps: 1e-5,
-    }
+    ModelConfig::TINY
 }
 
 fn random_segments(cfg: &ModelConfig, n: usize, seed: u64) -> Vec<f32> {

@@ -36,18 +36,8 @@ fn tiny_full() -> ModelConfig {
 /// Tiny everything (as in the model tests): 4 bands × 20 frames.
 fn tiny() -> ModelConfig {
     ModelConfig {
-        n_mels: 4,
-        segment_frames: 20,
-        patch_frames: 5,
-        d_model: 16,
         layers: 1,
-        heads: 2,
-        d_ff: 24,
-        proj_hidden: 20,
-        emb_dim: 8,
-        hash_hidden: 12,
-        k_bits: 6,
-        eps: 1e-5,
+        ..ModelConfig::TINY
     }
 }
 
