@@ -144,8 +144,7 @@ pub(crate) fn align(
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.votes.cmp(&a.votes)));
     let segments = embeddings.len() / library.config().dim as usize;
-    let seconds =
-        super::SEGMENT_SECONDS + segments.saturating_sub(1) as f64 * stride as f64 * hop_s;
+    let seconds = super::span_seconds(segments, f64::from(stride) * hop_s);
     let min_score = settings.min_score.for_seconds(seconds);
     hits.retain(|h| h.score >= min_score);
     hits

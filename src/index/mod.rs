@@ -58,5 +58,14 @@ pub const FRAME_SECONDS: f64 = 0.01;
 /// Seconds of audio per segment: 100 frames (DESIGN.md §2).
 pub const SEGMENT_SECONDS: f64 = 1.0;
 
+/// Seconds of audio that `segments` consecutive segments, `step_s` apart, cover.
+pub(crate) fn span_seconds(segments: usize, step_s: f64) -> f64 {
+    if segments == 0 {
+        0.0
+    } else {
+        (segments - 1) as f64 * step_s + SEGMENT_SECONDS
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -464,11 +464,7 @@ fn window_ranges(
     let step = f64::from(hop) * FRAME_SECONDS;
     // Tolerance for times that are whole multiples of the hop up to rounding.
     let eps = 1e-6;
-    let duration = if segments == 0 {
-        0.0
-    } else {
-        (segments - 1) as f64 * step + SEGMENT_SECONDS
-    };
+    let duration = super::span_seconds(segments, step);
     let mut out = Vec::new();
     for w in 0.. {
         let start = w as f64 * every_s;
