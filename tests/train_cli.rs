@@ -159,3 +159,60 @@ fn ctrl_c_writes_a_checkpoint_and_stops() {
         stderr(&o)
     );
 }
+
+/// Largest absolute difference between the parameters of two model files.
+fn max_param_diff(a: &Path, b: &Path) -> f32 {
+    let (a, b) = (
+        earmark::model::weights::load(a).unwrap(),
+        earmark::model::weights::load(b).unwrap(),
+    );
+    a.tensors()
+        .iter()
+        .flat_map(|t| {
+            let u = b.get(&t.name).expect("same parameters");
+            t.data.iter().zip(&u.data).map(|(x, y)| (x - y).abs())
+        })
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn init_fine_tunes_from_a_model_with_a_fresh_optimiser() {
+    let dir = temp_dir("train-init");
+    let music = music(&dir);
+    let base = dir.join("base.safetensors");
+    let args = train_args(&music, &base, "2");
+    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // One step from the base model (another seed) moves each weight by about the learning
+    // rate at most (Adam's first step), far less than a fresh initialisation differs.
+    let seeded = |out: &Path| {
+        let mut args = train_args(&music, out, "1");
+        let seed = args.iter().position(|a| a == "--seed").unwrap() + 1;
+        args[seed] = "4".into();
+        args
+    };
+    let tuned = dir.join("tuned.safetensors");
+    let mut args = seeded(&tuned);
+    args.extend(["--init".into(), base.to_str().unwrap().into()]);
+    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(logged_steps(&dir.join("tuned.safetensors.log.csv")), [1]);
+    let moved = max_param_diff(&base, &tuned);
+    assert!(moved > 0.0 && moved < 2e-3, "moved {moved}");
+
+    let fresh = dir.join("fresh.safetensors");
+    let o = earmark(
+        &seeded(&fresh)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(max_param_diff(&base, &fresh) > 10.0 * moved);
+
+    // --init and --resume together are refused.
+    args.extend(["--resume".into(), base.to_str().unwrap().into()]);
+    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!o.status.success());
+}

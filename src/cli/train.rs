@@ -77,8 +77,12 @@ pub struct Args {
     #[arg(long, default_value_t = 500)]
     checkpoint_every: u64,
     /// Continue from a checkpoint written by an earlier run with the same settings.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "init")]
     resume: Option<PathBuf>,
+    /// Start from this model's weights (fine-tuning, e.g. the shipped model on your own
+    /// catalogue) with a fresh optimiser at step 0; its preset and K are taken from the file.
+    #[arg(long, value_name = "MODEL")]
+    init: Option<PathBuf>,
     /// Validate on the held-out tracks every N steps (and at the end); 0 = never.
     #[arg(long, default_value_t = 500)]
     validate_every: u64,
@@ -97,7 +101,11 @@ pub struct Args {
 const DEFAULT_HOLDOUT: usize = 3;
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = ModelConfig::preset(&args.preset)?.with_k_bits(args.k_bits)?;
+    let init = args.init.as_deref().map(Model::load).transpose()?;
+    let config = match &init {
+        Some(model) => *model.config(),
+        None => ModelConfig::preset(&args.preset)?.with_k_bits(args.k_bits)?,
+    };
     anyhow::ensure!(
         args.batch >= 1 && args.steps >= 1,
         "--batch and --steps must be at least 1"
@@ -192,7 +200,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("resuming at step {}", t.step);
             t
         }
-        None => Trainer::new(Model::new(config, args.seed), tc),
+        None => {
+            let model = init.unwrap_or_else(|| Model::new(config, args.seed));
+            Trainer::new(model, tc)
+        }
     };
 
     let log_path = sibling(&args.out, ".log.csv");
