@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use earmark_kernels::dot::{scan_f16, scan_f32};
+use earmark_kernels::dot::{prefetch, scan_f16, scan_f32};
 use earmark_kernels::half::{f16_to_f32, f32_to_f16};
 
 use super::FRAME_SECONDS;
@@ -376,6 +376,17 @@ impl Library {
         match &self.rows {
             Rows::F16(v) => scan_f16(query, &v[values], out),
             Rows::F32(v) => scan_f32(query, &v[values], out),
+        }
+    }
+
+    /// Starts loading `rows`' embeddings into the caches (a hint: see
+    /// [`earmark_kernels::dot::prefetch`]). Panics if the rows are out of range.
+    pub fn prefetch_rows(&self, rows: Range<usize>) {
+        let dim = self.config.dim as usize;
+        let values = rows.start * dim..rows.end * dim;
+        match &self.rows {
+            Rows::F16(v) => prefetch(&v[values]),
+            Rows::F32(v) => prefetch(&v[values]),
         }
     }
 

@@ -13,6 +13,8 @@
 //! afterwards ([`super::align`]) costs `rescore` × (1, or 3 to 5 with refinement) dot
 //! products per query segment and is not counted, as in the paper.
 
+use std::ops::Range;
+
 use earmark_kernels::probe::{Probe, ProbeSlot, slots_for};
 use earmark_kernels::topk::{Scored, TopK};
 use earmark_kernels::votes::{Candidate, Match, VoteTally};
@@ -197,6 +199,14 @@ struct Scratch {
     rows: Vec<u32>,
 }
 
+/// Buckets (hash table) or rows (LSH) prefetched ahead of the one being scored: enough
+/// loads in flight to cover a memory latency (measured in `earmark bench search`).
+const LOOKAHEAD: usize = 8;
+
+/// Rows prefetched per bucket: larger buckets are read in order, which the hardware
+/// prefetcher follows on its own.
+const PREFETCH_ROWS: usize = 8;
+
 /// Rows per exhaustive scan call: 16 KiB of scores, kept in L1 for the top-k pass.
 const EXHAUSTIVE_CHUNK: usize = 4096;
 
@@ -378,6 +388,11 @@ impl<'a> Searcher<'a> {
 
     /// Hash table: buckets in decreasing score until a budget is spent; returns the rows
     /// scored.
+    ///
+    /// The buckets' rows lie scattered over the library, and the next bucket is only known
+    /// after a heap step, so scoring one bucket after another would wait a full memory
+    /// latency for each. Instead the next [`LOOKAHEAD`] non-empty buckets are found and
+    /// their rows prefetched before the current one is scored.
     fn probe_buckets(
         &self,
         e: &[f32],
@@ -387,25 +402,38 @@ impl<'a> Searcher<'a> {
         sims: &mut Vec<f32>,
         best: &mut TopK,
     ) -> usize {
-        let (mut probed, mut scored) = (0, 0);
-        for (key, _score) in Probe::new(q, storage) {
-            if probed == settings.probe_budget || scored >= settings.candidate_budget {
+        let library = self.library;
+        let mut buckets = Probe::new(q, storage)
+            .take(settings.probe_budget)
+            .map(|(key, _score)| library.bucket(key))
+            .filter(|rows| !rows.is_empty());
+        let mut fetch = |slot: &mut Option<Range<usize>>| {
+            *slot = buckets.next();
+            if let Some(rows) = slot {
+                library.prefetch_rows(rows.start..rows.end.min(rows.start + PREFETCH_ROWS));
+            }
+        };
+        // Bucket i waits in slot i mod LOOKAHEAD; once a slot comes back empty, so do all
+        // later ones (the enumeration has ended).
+        let mut ahead: [Option<Range<usize>>; LOOKAHEAD] = Default::default();
+        ahead.iter_mut().for_each(&mut fetch);
+        let mut scored = 0;
+        for i in (0..LOOKAHEAD).cycle() {
+            if scored >= settings.candidate_budget {
                 break;
             }
-            probed += 1;
-            let rows = self.library.bucket(key);
-            if rows.is_empty() {
-                continue;
-            }
+            let Some(rows) = ahead[i].take() else { break };
+            fetch(&mut ahead[i]);
             sims.resize(rows.len(), 0.0);
-            self.library.score_rows(e, rows.clone(), sims);
+            library.score_rows(e, rows.clone(), sims);
             best.push_scores(sims, rows.start as u32);
             scored += rows.len();
         }
         scored
     }
 
-    /// LSH: the rows of the probed LSH buckets, each scored once.
+    /// LSH: the rows of the probed LSH buckets, each scored once, in row order (each
+    /// prefetched [`LOOKAHEAD`] rows before it is scored, as the hash table's are).
     fn score_lsh(
         &self,
         index: &LshIndex,
@@ -419,11 +447,16 @@ impl<'a> Searcher<'a> {
         index.candidates(e, settings.candidate_budget, rows);
         rows.sort_unstable();
         rows.dedup();
+        let library = self.library;
+        let prefetch = |row: u32| library.prefetch_rows(row as usize..row as usize + 1);
+        rows.iter().take(LOOKAHEAD).copied().for_each(prefetch);
         sims.clear();
-        sims.extend(
-            rows.iter()
-                .map(|&row| self.library.score_row(e, row as usize)),
-        );
+        sims.extend(rows.iter().enumerate().map(|(i, &row)| {
+            if let Some(&later) = rows.get(i + LOOKAHEAD) {
+                prefetch(later);
+            }
+            library.score_row(e, row as usize)
+        }));
         best.push_scores_with_ids(sims, rows);
         rows.len()
     }

@@ -292,3 +292,16 @@ fn forcing_an_unavailable_isa_panics() {
     let result = std::panic::catch_unwind(|| scan_f32_with(missing, &[1.0], &[1.0], &mut [0.0]));
     assert!(result.is_err(), "{missing:?}");
 }
+
+#[test]
+fn prefetch_is_a_hint_on_any_slice() {
+    let data: std::vec::Vec<u16> = (0..1000).collect();
+    for start in [0, 1, 31, 999, 1000] {
+        for len in [0, 1, 33, 1000 - start] {
+            let end = (start + len).min(1000);
+            super::prefetch(&data[start..end]);
+        }
+    }
+    super::prefetch::<()>(&[(); 5]);
+    assert!(data.iter().enumerate().all(|(i, &v)| v as usize == i));
+}
