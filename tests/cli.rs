@@ -423,7 +423,7 @@ fn bench_search_prints_one_table() {
         table.contains("µs/segment") && table.contains("near"),
         "{table}"
     );
-    // Exhaustive with and without refinement, 4 probe budgets and 4 LSH settings.
+    // Exhaustive with and without refinement, 6 probe budgets and 6 LSH settings.
     assert_eq!(
         table
             .lines()
@@ -434,12 +434,12 @@ fn bench_search_prints_one_table() {
     );
     assert_eq!(
         table.lines().filter(|l| l.starts_with("ht ")).count(),
-        4,
+        6,
         "{table}"
     );
     assert_eq!(
         table.lines().filter(|l| l.starts_with("lsh ")).count(),
-        4,
+        6,
         "{table}"
     );
     // Without the audio the queries cannot be built: a clear error.

@@ -32,14 +32,17 @@ pub(super) const HIT_TOLERANCE_S: f64 = 0.05;
 const NEAR_TOLERANCE_S: f64 = 0.15;
 
 /// Hash-table probe budgets swept.
-const HT_PROBES: [usize; 4] = [16, 64, 256, 1024];
+const HT_PROBES: [usize; 6] = [16, 64, 256, 512, 1024, 2048];
 
-/// LSH settings swept: (k, L, w, probes per table).
-const LSH_SWEEP: [(usize, usize, f32, usize); 4] = [
-    (8, 8, 1.0, 4),
-    (12, 8, 1.5, 8),
+/// LSH settings swept: (k, L, w, probes per table), from fast to thorough; on the
+/// development music the last three reach the exhaustive search's hit rate.
+const LSH_SWEEP: [(usize, usize, f32, usize); 6] = [
     (12, 16, 1.5, 16),
     (16, 16, 2.0, 16),
+    (12, 32, 1.5, 16),
+    (16, 24, 2.0, 32),
+    (16, 32, 2.0, 32),
+    (16, 32, 2.5, 64),
 ];
 
 #[derive(clap::Subcommand, Debug)]
@@ -67,6 +70,10 @@ pub struct SearchArgs {
     /// Seed of the query positions and distortions.
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
+    /// Passes over the queries per method; each query's time is its fastest pass, so that
+    /// other work on a shared machine inflates the figures less.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    passes: u32,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -160,24 +167,31 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
     for (name, label, method, settings) in runs {
         let searcher = Searcher::new(&library, method);
         let (mut hits, mut near, mut eval) = (0usize, 0usize, 0.0f64);
-        let started = Instant::now();
-        for q in &queries {
-            let query = Query {
-                embeddings: &q.embeddings,
-                logits: &q.logits,
-                hop: library.config().hop,
-            };
-            let answer = searcher.search(&query, &settings)?;
-            eval += answer.eval_percent;
-            if let Some(h) = answer.best()
-                && h.track == q.track
-            {
-                let error = (h.start_s - q.start_s).abs();
-                hits += usize::from(error <= HIT_TOLERANCE_S);
-                near += usize::from(error > HIT_TOLERANCE_S && error <= NEAR_TOLERANCE_S);
+        let mut fastest = vec![f64::INFINITY; queries.len()];
+        for pass in 0..args.passes {
+            for (q, fastest) in queries.iter().zip(&mut fastest) {
+                let query = Query {
+                    embeddings: &q.embeddings,
+                    logits: &q.logits,
+                    hop: library.config().hop,
+                };
+                let started = Instant::now();
+                let answer = searcher.search(&query, &settings)?;
+                *fastest = fastest.min(started.elapsed().as_secs_f64());
+                if pass > 0 {
+                    continue;
+                }
+                eval += answer.eval_percent;
+                if let Some(h) = answer.best()
+                    && h.track == q.track
+                {
+                    let error = (h.start_s - q.start_s).abs();
+                    hits += usize::from(error <= HIT_TOLERANCE_S);
+                    near += usize::from(error > HIT_TOLERANCE_S && error <= NEAR_TOLERANCE_S);
+                }
             }
         }
-        let us = started.elapsed().as_secs_f64() * 1e6 / segments.max(1) as f64;
+        let us = fastest.iter().sum::<f64>() * 1e6 / segments.max(1) as f64;
         let base = *exhaustive_us.get_or_insert(us);
         println!(
             "{name:<11} {label:<26} {:>6.1}% {:>6.1}% {:>9.3} {:>12.1} {:>8.1}×",
