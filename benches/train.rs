@@ -5,7 +5,8 @@
 //! Anchor (issue 5): PyTorch eager on 2 threads, `small` at 256 pairs 0.47 s (541 pairs/s),
 //! `paper` at 64 pairs 0.37 s (173 pairs/s).
 //!
-//! `cargo bench --bench train [-- STEPS]` (default 3 timed steps after 1 warm-up step).
+//! `cargo bench --bench train [-- STEPS] [--profile]` (default 3 timed steps after 1 warm-up
+//! step; `--profile` prints each preset's per-op table after its row).
 
 use std::time::Instant;
 
@@ -44,6 +45,7 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(3);
+    let tables = std::env::args().any(|a| a == "--profile");
     earmark::profile::enable(true);
     println!(
         "{:<8} {:>6} {:>10} {:>10} {:>10}",
@@ -80,5 +82,8 @@ fn main() {
             pairs as f64 / per_step,
             100.0 * sinkhorn / per_step
         );
+        if tables {
+            println!("{}", earmark::profile::report());
+        }
     }
 }
