@@ -54,7 +54,7 @@ pub struct SearchArgs {
     #[arg(long, value_name = "W")]
     lsh_width: Option<f32>,
     /// No match below this score (mean aligned similarity, −1..1). Default: by query
-    /// length, 0.85 at 1 s, 0.70 at 2 s, 0.62 at 3 s, 0.55 from 5 s (calibrated on the
+    /// length, 0.80 at 1 s, 0.67 at 2 s, 0.61 at 3 s, 0.55 from 5 s (calibrated on the
     /// shipped model; `earmark bench threshold` measures it for another).
     #[arg(long, value_name = "X")]
     min_score: Option<f32>,

@@ -68,14 +68,14 @@ pub struct SearchSettings {
 /// similarities varies less. `earmark bench threshold` measures it for a model; for the
 /// shipped model on its four held-out tracks (300 distorted queries of them and 300 of
 /// unrelated music per length, SNR 0–20 dB and rooms), the smallest thresholds letting at
-/// most 1 % of unrelated queries match were 0.85 at 1 s, 0.70 at 2 s, 0.60–0.65 at 3 s and
-/// 0.55 at 5 s. `ByLength` is the curve 0.31 + 0.54/√L through those points, held at its
+/// most 1 % of unrelated queries match were 0.80 at 1 s, 0.65 at 2 s, 0.60 at 3 s and
+/// 0.55 at 5 s. `ByLength` is the curve 0.35 + 0.45/√L through those points, held at its
 /// 5 s value for longer queries (not measured beyond).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MinScore {
     /// The same threshold at every query length (`earmark query --min-score X`).
     Fixed(f32),
-    /// 0.31 + 0.54/√min(L, 5) for a query (or window) of L seconds.
+    /// 0.35 + 0.45/√min(L, 5) for a query (or window) of L seconds.
     ByLength,
 }
 
@@ -89,7 +89,7 @@ impl MinScore {
             MinScore::Fixed(x) => x,
             MinScore::ByLength => {
                 let length = seconds.clamp(super::SEGMENT_SECONDS, 5.0);
-                (0.31 + 0.54 / length.sqrt()) as f32
+                (0.35 + 0.45 / length.sqrt()) as f32
             }
         }
     }
