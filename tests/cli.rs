@@ -103,6 +103,12 @@ fn index_then_query_finds_track_and_start() {
             "1",
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
+        // The default threshold belongs to the shipped model: another model is told so.
+        assert!(
+            stderr(&o).contains("calibrated for the shipped model"),
+            "{}",
+            stderr(&o)
+        );
         let text = stdout(&o);
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("query,track,start_seconds,score,votes"));
@@ -126,6 +132,7 @@ fn index_then_query_finds_track_and_start() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("b.wav at"), "{}", stdout(&o));
+    assert!(!stderr(&o).contains("calibrated"), "{}", stderr(&o));
 }
 
 #[test]

@@ -125,6 +125,17 @@ fn clean_and_noisy_excerpts_are_found_at_their_offsets() {
 }
 
 #[test]
+fn the_default_threshold_was_calibrated_on_the_shipped_model() {
+    let model = Model::load(&repo("models/earmark-small.safetensors")).unwrap();
+    assert_eq!(
+        model.identity(),
+        earmark::index::MinScore::BY_LENGTH_MODEL,
+        "recalibrate MinScore::ByLength (earmark bench threshold) for the new model and \
+         update MinScore::BY_LENGTH_MODEL"
+    );
+}
+
+#[test]
 fn unrelated_audio_gets_no_match() {
     let f = fixture();
     let babble = noise("babble-6-talkers", seconds(QUERY_S));

@@ -92,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "indexed {} tracks of real music ({minutes:.1} min, {} segments) from {} in {:.1} s",
         library.tracks().len(),
         library.rows(),
-        music_dir.display(),
+        relative_to_cwd(&music_dir).display(),
         started.elapsed().as_secs_f64()
     );
 
@@ -202,6 +202,15 @@ fn default_dir() -> anyhow::Result<PathBuf> {
                 candidates[0].display()
             )
         })
+}
+
+/// `path` relative to the current directory when it lies under it (for display).
+fn relative_to_cwd(path: &Path) -> &Path {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok())
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(path)
 }
 
 /// `path` relative to `root`, `/`-separated.

@@ -137,6 +137,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = args.device.open()?;
     let embedder = super::device::Embedder::new(&model, &device)?;
     let (method, settings) = args.search.resolve(args.top);
+    if settings.min_score == MinScore::ByLength && model.identity() != MinScore::BY_LENGTH_MODEL {
+        eprintln!(
+            "note: the default no-match threshold is calibrated for the shipped model, not \
+             this one ({:016x}); measure one with `earmark bench threshold` and pass --min-score",
+            model.identity()
+        );
+    }
     let searcher = Searcher::new(&library, method);
     let hop = library.config().hop;
     let mut out = std::io::stdout().lock();

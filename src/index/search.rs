@@ -83,6 +83,11 @@ impl MinScore {
     /// No threshold: every alignment is kept (benchmarks and the paper's top-1 protocol).
     pub const NONE: MinScore = MinScore::Fixed(f32::NEG_INFINITY);
 
+    /// Identity of the model [`MinScore::ByLength`] was calibrated on (the shipped
+    /// `models/earmark-small.safetensors`; a test keeps the two in step). For any other
+    /// model the curve is a guess: `earmark query` says so.
+    pub const BY_LENGTH_MODEL: u64 = 0x79ec_a040_9c50_3f11;
+
     /// The threshold for a query of `seconds`.
     pub fn for_seconds(self, seconds: f64) -> f32 {
         match self {
