@@ -9,5 +9,7 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Training and embedding reallocate large tensors every batch (see the function).
+    earmark::train::keep_freed_memory();
     cli::run()
 }

@@ -366,3 +366,11 @@ fn resumed_run_ends_bit_identical_to_an_unbroken_run() {
         "a checkpoint of another seed was accepted"
     );
 }
+
+#[test]
+fn keeping_freed_memory_is_accepted_by_glibc() {
+    // Where it applies, both settings must be accepted (mallopt returns 1); elsewhere the
+    // call reports that it did nothing.
+    let applies = cfg!(all(target_os = "linux", target_env = "gnu"));
+    assert_eq!(super::keep_freed_memory(), applies);
+}
