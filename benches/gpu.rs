@@ -6,6 +6,13 @@
 //! wait), and GFLOP/s for compute-bound kernels or GB/s (bytes that must cross
 //! memory at least once) for the others. On lavapipe the figures measure the CPU
 //! emulation, not a GPU: see shaders/README.md.
+//!
+//! The `cores` column is the CPU time this process (all threads, lavapipe's
+//! workers included) used per wall-clock second of the timed calls. On lavapipe a
+//! quiet machine gives about `LP_NUM_THREADS` (default: every core) for a kernel with
+//! enough workgroups to keep every worker busy (less for the model's chains of small
+//! dispatches); well below that, other processes held the cores and the row's figures
+//! are low by about that ratio. The header prints the load average for the same reason.
 
 use earmark::autograd::Tape;
 use earmark::gpu::{
@@ -83,35 +90,91 @@ impl Bench<'_> {
             batch.submit();
             self.gpu.wait().expect("device wait");
         };
-        let (best, median, calls) = time_calls(call);
+        let timing = time_calls(call);
+        let best = timing.best.as_secs_f64();
         let rate = match work {
-            Work::Flops(f) => format!("{:8.2} GFLOP/s", f as f64 / best.as_secs_f64() / 1e9),
-            Work::Bytes(b) => format!("{:8.2} GB/s   ", b as f64 / best.as_secs_f64() / 1e9),
+            Work::Flops(f) => format!("{:8.2} GFLOP/s", f as f64 / best / 1e9),
+            Work::Bytes(b) => format!("{:8.2} GB/s   ", b as f64 / best / 1e9),
         };
-        println!(
-            "{name:<52} {:>9.3} ms {:>9.3} ms  {rate}  ({} calls)",
-            best.as_secs_f64() * 1e3,
-            median.as_secs_f64() * 1e3,
-            calls
-        );
+        println!("{name:<52} {}", timing.columns(&rate));
     }
 }
 
-/// Best and median time of `call` after [`WARMUP_CALLS`] untimed calls, and the number
-/// of timed calls.
-fn time_calls(mut call: impl FnMut()) -> (Duration, Duration, usize) {
+/// What [`time_calls`] measured.
+struct Timing {
+    best: Duration,
+    median: Duration,
+    calls: usize,
+    /// CPU seconds of this process per wall second over the timed calls; `None` where
+    /// unavailable or when the calls took too little time for /proc's 10 ms ticks.
+    cores: Option<f64>,
+}
+
+impl Timing {
+    /// The row's columns after the name: best, median, `rate`, cores, calls.
+    fn columns(&self, rate: &str) -> String {
+        let cores = self
+            .cores
+            .map_or_else(|| "    -".to_owned(), |c| format!("{c:5.2}"));
+        format!(
+            "{:>9.3} ms {:>9.3} ms  {rate}  {cores} cores  ({} calls)",
+            self.best.as_secs_f64() * 1e3,
+            self.median.as_secs_f64() * 1e3,
+            self.calls
+        )
+    }
+}
+
+/// Best and median time of `call` after [`WARMUP_CALLS`] untimed calls, the number of
+/// timed calls, and the CPU share they got.
+fn time_calls(mut call: impl FnMut()) -> Timing {
     for _ in 0..WARMUP_CALLS {
         call();
     }
     let mut times = Vec::new();
+    let cpu0 = process_cpu_secs();
     let start = Instant::now();
     while times.len() < MAX_CALLS && (times.is_empty() || start.elapsed() < BUDGET) {
         let t = Instant::now();
         call();
         times.push(t.elapsed());
     }
+    let wall = start.elapsed().as_secs_f64();
+    // Below 0.1 s the 10 ms ticks make the share meaningless.
+    let cores = cpu0
+        .zip(process_cpu_secs())
+        .filter(|_| wall >= 0.1)
+        .map(|(a, b)| (b - a) / wall);
     times.sort();
-    (times[0], times[times.len() / 2], times.len())
+    Timing {
+        best: times[0],
+        median: times[times.len() / 2],
+        calls: times.len(),
+        cores,
+    }
+}
+
+/// CPU time used so far by this process, all threads including exited ones (Linux:
+/// utime + stime from /proc/self/stat, in clock ticks of 1/100 s, the kernel's USER_HZ on
+/// x86-64). `None` where unavailable.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// The machine's load: 1-minute load average (Linux) and the number of cores.
+fn load_line() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let lp = std::env::var("LP_NUM_THREADS").unwrap_or_else(|_| "unset".to_owned());
+    format!("load average {load} on {cores} cores, LP_NUM_THREADS {lp}")
 }
 
 fn main() {
@@ -135,9 +198,10 @@ fn main() {
         gpu.subgroup_sizes(),
         gpu.default_rows()
     );
+    println!("{}", load_line());
     println!(
-        "{:<52} {:>12} {:>12}  {:>15}",
-        "kernel (shape)", "best", "median", "throughput"
+        "{:<52} {:>12} {:>12}  {:>15}  {:>11}",
+        "kernel (shape)", "best", "median", "throughput", "cpu share"
     );
     let bench = Bench { gpu: &gpu, filter };
     gemms(&bench);
@@ -182,14 +246,9 @@ fn train_step(bench: &Bench<'_>) {
     let mut on_gpu = GpuTrainer::new(bench.gpu, Model::new(cfg, 1), config)
         .expect("the small model fits the device");
     let mut cpu = Trainer::new(Model::new(cfg, 1), config);
-    let report = |what: &str, (best, median, calls): (Duration, Duration, usize)| {
-        println!(
-            "{:<52} {:>9.3} ms {:>9.3} ms  {:8.1} pairs/s  ({calls} calls)",
-            format!("{name} {what}"),
-            best.as_secs_f64() * 1e3,
-            median.as_secs_f64() * 1e3,
-            B as f64 / best.as_secs_f64()
-        );
+    let report = |what: &str, timing: Timing| {
+        let rate = format!("{:8.1} pairs/s", B as f64 / timing.best.as_secs_f64());
+        println!("{:<52} {}", format!("{name} {what}"), timing.columns(&rate));
     };
     report(
         "gpu",
@@ -226,14 +285,9 @@ fn model(bench: &Bench<'_>) {
     let mut on_gpu = GpuModel::upload(bench.gpu, &cpu).expect("the small model fits the device");
     let d_embedding = filled(bench.gpu, B * cfg.emb_dim, 1);
     let d_logits = filled(bench.gpu, B * cfg.k_bits, 2);
-    let report = |what: &str, (best, median, calls): (Duration, Duration, usize)| {
-        println!(
-            "{:<52} {:>9.3} ms {:>9.3} ms  {:8.1} seg/s    ({calls} calls)",
-            format!("{name} {what}"),
-            best.as_secs_f64() * 1e3,
-            median.as_secs_f64() * 1e3,
-            B as f64 / best.as_secs_f64()
-        );
+    let report = |what: &str, timing: Timing| {
+        let rate = format!("{:8.1} seg/s  ", B as f64 / timing.best.as_secs_f64());
+        println!("{:<52} {}", format!("{name} {what}"), timing.columns(&rate));
     };
     report(
         "gpu forward",
@@ -254,7 +308,12 @@ fn model(bench: &Bench<'_>) {
     host.sort();
     report(
         "gpu forward, host only (record + submit)",
-        (host[0], host[2], 5),
+        Timing {
+            best: host[0],
+            median: host[2],
+            calls: 5,
+            cores: None,
+        },
     );
     bench.gpu.wait().expect("device wait");
     report(
