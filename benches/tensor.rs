@@ -13,6 +13,9 @@
 //! segments/s for the layer), it prints a summary: GEMM GFLOP/s beside the machine's peak,
 //! and the profile of a layer step with the share of time spent in GEMM.
 
+mod common;
+use common::process_cpu_secs;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -170,18 +173,6 @@ fn measured_fma_peak() -> Option<f64> {
 #[cfg(not(target_arch = "x86_64"))]
 fn measured_fma_peak() -> Option<f64> {
     None
-}
-
-/// CPU time used so far by this process, all threads including exited ones (Linux:
-/// utime + stime from /proc/self/stat, in clock ticks of 1/100 s, the kernel's USER_HZ on
-/// x86-64). `None` where unavailable.
-fn process_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(ticks as f64 / 100.0)
 }
 
 /// Runs `f` repeatedly for at least `budget` (after one warm-up call); returns

@@ -55,6 +55,11 @@ fn train_args(music: &Path, out: &Path, steps: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// Runs `earmark` with `args` (from [`train_args`], perhaps extended).
+fn train(args: &[String]) -> std::process::Output {
+    earmark(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
 /// Step numbers of the rows of a training log.
 fn logged_steps(log: &Path) -> Vec<u64> {
     std::fs::read_to_string(log)
@@ -71,7 +76,7 @@ fn trains_logs_checkpoints_and_resumes() {
     let music = music(&dir);
     let out = dir.join("m.safetensors");
     let args = train_args(&music, &out, "2");
-    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = train(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("held out: track3.wav"),
@@ -87,7 +92,7 @@ fn trains_logs_checkpoints_and_resumes() {
         "--resume".into(),
         dir.join("m.safetensors.ckpt").to_str().unwrap().into(),
     ]);
-    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = train(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("resuming at step 2"), "{}", stderr(&o));
     assert_eq!(logged_steps(&log), [1, 2, 3, 4]);
@@ -100,7 +105,7 @@ fn trains_logs_checkpoints_and_resumes() {
         "--resume".into(),
         dir.join("m.safetensors.ckpt").to_str().unwrap().into(),
     ]);
-    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = train(&args);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("m.safetensors.ckpt"), "{}", stderr(&o));
 }
@@ -151,7 +156,7 @@ fn ctrl_c_writes_a_checkpoint_and_stops() {
     );
     let mut args = train_args(&music, &out, &(last + 1).to_string());
     args.extend(["--resume".into(), ckpt.to_str().unwrap().into()]);
-    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = train(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!("resuming at step {last}")),
@@ -181,7 +186,7 @@ fn init_fine_tunes_from_a_model_with_a_fresh_optimiser() {
     let music = music(&dir);
     let base = dir.join("base.safetensors");
     let args = train_args(&music, &base, "2");
-    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = train(&args);
     assert!(o.status.success(), "{}", stderr(&o));
 
     // One step from the base model (another seed) moves each weight by about the learning
@@ -195,24 +200,19 @@ fn init_fine_tunes_from_a_model_with_a_fresh_optimiser() {
     let tuned = dir.join("tuned.safetensors");
     let mut args = seeded(&tuned);
     args.extend(["--init".into(), base.to_str().unwrap().into()]);
-    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = train(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(logged_steps(&dir.join("tuned.safetensors.log.csv")), [1]);
     let moved = max_param_diff(&base, &tuned);
     assert!(moved > 0.0 && moved < 2e-3, "moved {moved}");
 
     let fresh = dir.join("fresh.safetensors");
-    let o = earmark(
-        &seeded(&fresh)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let o = train(&seeded(&fresh));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(max_param_diff(&base, &fresh) > 10.0 * moved);
 
     // --init and --resume together are refused.
     args.extend(["--resume".into(), base.to_str().unwrap().into()]);
-    let o = earmark(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = train(&args);
     assert!(!o.status.success());
 }
