@@ -3,6 +3,7 @@
 #
 #   data/dev/music/<package>/...   music to index and train on
 #   data/dev/noise/<source>/...    background noise: game ambiences and espeak-ng babble
+#   data/dev/noise-val/<source>/... noise for validation only (never trained on)
 #   data/dev/rir/<source>/...      measured room impulse responses (mono WAV)
 #   data/dev/licences/<package>/   each package's copyright file (and credits where shipped)
 #
@@ -287,11 +288,13 @@ if [[ $music_only -eq 0 ]]; then
     voices=(en-us en-gb en-gb-scotland en-029 en-gb-x-rp en-gb-x-gbclan en-gb-x-gbcwmd)
     variants=(m1 f1 m3 f2 m5 f3 m2 f4 m7 f5 m4 m6)
     babble_seconds=30
-    for talkers in 4 6 8 10; do
-        dest=$out/noise/babble/babble-${talkers}-talkers.wav
-        [[ -e $dest ]] && continue
+    # babble DEST TALKERS: TALKERS voices of $voices read $sentences, mixed, 30 s.
+    babble() {
+        local dest=$1 talkers=$2
+        [[ -e $dest ]] && return 0
+        local tmp t s text voice rate pitch
         tmp=$(mktemp -d)
-        parts=()
+        local parts=()
         for ((t = 0; t < talkers; t++)); do
             # Each talker reads all sentences from a different starting one, which is
             # longer than the clip, so that nobody falls silent before its end.
@@ -312,8 +315,50 @@ if [[ $music_only -eq 0 ]]; then
         sox "$tmp/mix.wav" -b 16 "$dest.part.wav" norm -1
         mv "$dest.part.wav" "$dest"
         rm -rf "$tmp"
-        note "babble: $talkers talkers, ${babble_seconds} s"
+        note "babble: ${dest##*/}, $talkers talkers, ${babble_seconds} s"
+    }
+    for talkers in 4 6 8 10; do
+        babble "$out/noise/babble/babble-${talkers}-talkers.wav" "$talkers"
     done
+    # Talkers of other languages reading the same text: other phonemes, other rhythms.
+    voices=(pt pl sv cs hu ro ru)
+    for talkers in 5 7; do
+        babble "$out/noise/babble/babble-intl-${talkers}-talkers.wav" "$talkers"
+    done
+
+    if [[ $supertuxkart -eq 1 ]]; then
+        d=$(unpacked supertuxkart-data)
+        stk=$d/usr/share/games/supertuxkart/data
+        # Broadband effects and ambiences (engines, crowds, water, rain, a PA announcement),
+        # which the sparse loops above lack; not the jingles, which are music.
+        for name in sara_airport_pa spaceship lenautile_restaurant waterfall_loop_2 goal_scored \
+            tractor_beam nitro dark metal_clang break engine_small rain skid car_revup \
+            bowling_roll car_accel thunder splash; do
+            place_audio "$stk/sfx/$name.ogg" "$out/noise/supertuxkart/$name.ogg"
+        done
+
+        # --- Validation noise: never trained on ---------------------------------------------
+        # `earmark train --val-noise data/dev/noise-val` validates on these, so that the
+        # noise columns measure noise the model never heard: twelve other supertuxkart
+        # effects and babble in other languages reading other sentences.
+        say "validation noise"
+        for f in "$stk"/sfx/{river_loop,exotic-birds,exotic-birds_2,airplane_jetEngine,machine_sound,static-radio,engine_large,fireworks_show,wooden_bridge,clock}.ogg \
+            "$stk"/tracks/black_forest/steamLocomotive.ogg "$stk"/tracks/introcutscene/spaceship_engine.ogg; do
+            place_audio "$f" "$out/noise-val/supertuxkart/${f##*/}"
+        done
+        sentences=(
+            "The harbour was quiet that morning, and the fishing boats had not yet returned."
+            "Our neighbours are planning a small party for their daughter's graduation."
+            "If the bridge is closed again, we will have to take the long road around the lake."
+            "The museum has a new exhibition of old clocks, some of them still working."
+            "He wrote three letters to the council before anyone answered him."
+            "Most of the apples this year went to the juice factory near the station."
+            "The children built a snowman in the garden and gave it a red scarf."
+            "Tickets for the evening show sold out within an hour of going on sale."
+        )
+        voices=(en-us de fr es it nl)
+        babble "$out/noise-val/babble/babble-val-6-talkers.wav" 6
+    fi
 
     # --- Room impulse responses ----------------------------------------------------------
     say "room impulse responses"
@@ -361,4 +406,4 @@ while IFS= read -r dir; do
             list = ""; for (k in kinds) list = list (list == "" ? "" : ", ") kinds[k] "× " k
             printf "%-30s %5d %3d:%02d:%02d %8.2f  %s\n", dir, n, s / 3600, (s % 3600) / 60, s % 60, s / n, list
         }'
-done < <(find "$out/music" "$out/noise" "$out/rir" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort)
+done < <(find "$out/music" "$out/noise" "$out/noise-val" "$out/rir" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | sort)

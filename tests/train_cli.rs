@@ -216,3 +216,59 @@ fn init_fine_tunes_from_a_model_with_a_fresh_optimiser() {
     let o = train(&args);
     assert!(!o.status.success());
 }
+
+/// `dir/name/noise.wav`: 2 s of a pseudo-random hiss; returns the folder.
+fn noise_folder(dir: &Path, name: &str, seed: u32) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut x = seed;
+    let samples: Vec<f32> = (0..2 * RATE)
+        .map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 8) as f32 / (1u32 << 24) as f32 * 0.2 - 0.1
+        })
+        .collect();
+    write_wav(
+        &folder.join("noise.wav"),
+        &samples,
+        1,
+        RATE as u32,
+        WavSample::I16,
+    )
+    .unwrap();
+    folder
+}
+
+#[test]
+fn validation_noise_comes_from_its_own_folder() {
+    let dir = temp_dir("train-val-noise");
+    let music = music(&dir);
+    let out = dir.join("m.safetensors");
+    let noise = noise_folder(&dir, "noise", 1);
+    let with = |extra: &[&str]| {
+        let mut args = train_args(&music, &out, "1");
+        let validate = args.iter().position(|a| a == "--validate-every").unwrap();
+        args[validate + 1] = "1".into();
+        args.extend(["--noise".into(), noise.to_str().unwrap().into()]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        train(&args)
+    };
+    // Without --val-noise, validation reuses the training noise and says so.
+    let o = with(&["--noise-by-duration"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--val-noise"), "{}", stderr(&o));
+
+    let unseen = noise_folder(&dir, "unseen", 2);
+    let o = with(&["--val-noise", unseen.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("note: validation"), "{}", stderr(&o));
+    let val = std::fs::read_to_string(dir.join("m.safetensors.val.csv")).unwrap();
+    assert_eq!(val.lines().count(), 2, "{val}");
+
+    // A folder without audio is an error naming it.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = with(&["--val-noise", empty.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("empty"), "{}", stderr(&o));
+}

@@ -48,6 +48,11 @@ pub struct AugmentConfig {
     pub generated_noises_per_kind: usize,
     /// ... each this long (s; default 10, looped or cut to fit).
     pub generated_noise_s: f32,
+    /// Training pairs draw a noise clip with probability proportional to its length
+    /// (every second of noise equally likely), not uniformly (every clip equally likely,
+    /// the default): a folder of a hundred short effects then does not drown out a few
+    /// long recordings. Evaluation conditions always draw uniformly.
+    pub noise_by_duration: bool,
 }
 
 impl Default for AugmentConfig {
@@ -59,6 +64,7 @@ impl Default for AugmentConfig {
             generated_rirs: 200,
             generated_noises_per_kind: 2,
             generated_noise_s: 10.0,
+            noise_by_duration: false,
         }
     }
 }
@@ -113,6 +119,8 @@ pub struct Positive {
 pub struct Augmenter {
     config: AugmentConfig,
     noises: Vec<Vec<f32>>,
+    /// Running sum of the noise clips' lengths (samples), for draws by duration.
+    noise_ends: Vec<u64>,
     rirs: Vec<Rir>,
 }
 
@@ -160,9 +168,17 @@ impl Augmenter {
             });
             prepared.collect::<Result<Vec<_>>>()?
         };
+        let noise_ends = noises
+            .iter()
+            .scan(0u64, |end, clip| {
+                *end += clip.len() as u64;
+                Some(*end)
+            })
+            .collect();
         Ok(Augmenter {
             config,
             noises,
+            noise_ends,
             rirs,
         })
     }
@@ -188,9 +204,16 @@ impl Augmenter {
     }
 
     /// A random distortion for a training pair: noise, reverb or noise + reverb with equal
-    /// probability, the SNR uniform over `snrs_db`, the clip and the RIR uniform.
+    /// probability, the SNR uniform over `snrs_db`, the RIR uniform, the clip uniform or
+    /// (with `noise_by_duration`) in proportion to its length.
     pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Distortion {
-        let noise = rng.random_range(0..self.noises.len());
+        let noise = if self.config.noise_by_duration {
+            let total = self.noise_ends.last().copied().unwrap_or(0);
+            let at = rng.random_range(0..total);
+            self.noise_ends.partition_point(|&end| end <= at)
+        } else {
+            rng.random_range(0..self.noises.len())
+        };
         let rir = rng.random_range(0..self.rirs.len());
         let snr_db = self.config.snrs_db[rng.random_range(0..self.config.snrs_db.len())];
         match rng.random_range(0..3) {

@@ -299,3 +299,38 @@ fn a_room_bank_joins_measured_rirs_and_covers_the_rt60_range() {
     // Stratified over 0.2–0.8 s: the first sixth near its bottom, the last near its top.
     assert!(rt60s[0] < 0.35 && rt60s[5] > 0.6, "{rt60s:?}");
 }
+
+#[test]
+fn noise_by_duration_draws_clips_in_proportion_to_their_length() {
+    // One clip of 1 s and one of 3 s: uniform draws split 1:1, by duration 1:3.
+    let mut rng = StdRng::seed_from_u64(1);
+    let clips = vec![
+        generate(NoiseKind::White, 16_000, &mut rng),
+        generate(NoiseKind::Pink, 48_000, &mut rng),
+    ];
+    let share_of_long = |by_duration: bool| {
+        let config = AugmentConfig {
+            noise_by_duration: by_duration,
+            ..small_config()
+        };
+        let a = Augmenter::new(config, clips.clone(), vec![], 0).unwrap();
+        let mut rng = StdRng::seed_from_u64(3);
+        let (mut long, mut total) = (0, 0);
+        for _ in 0..6000 {
+            match a.draw(&mut rng) {
+                Distortion::Noise { noise, .. } | Distortion::NoiseReverb { noise, .. } => {
+                    total += 1;
+                    long += usize::from(noise == 1);
+                }
+                _ => {}
+            }
+        }
+        long as f64 / total as f64
+    };
+    let (uniform, by_duration) = (share_of_long(false), share_of_long(true));
+    assert!((uniform - 0.5).abs() < 0.03, "uniform: {uniform}");
+    assert!(
+        (by_duration - 0.75).abs() < 0.03,
+        "by duration: {by_duration}"
+    );
+}
