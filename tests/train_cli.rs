@@ -229,7 +229,7 @@ fn noise_folder(dir: &Path, name: &str, seed: u32) -> PathBuf {
         })
         .collect();
     write_wav(
-        &folder.join("noise.wav"),
+        folder.join("noise.wav"),
         &samples,
         1,
         RATE as u32,
