@@ -4,7 +4,8 @@
 //!   `scan/<shape>/read_f32_bytes` reads the f32 rows with a vectorised xor (two streams): the
 //!   single-thread memory bandwidth measured in the same run (≈ 23–24 GB/s on a quiet
 //!   machine of this kind, PLATFORM.md), to quote the scans as a fraction of it.
-//! - `probe/K16_first100`: the first 100 buckets of a K = 16 query, in score order.
+//! - `probe/{heap,split}/K16_first<n>`: the first n buckets of a K = 16 query in score order,
+//!   by the heap enumeration (`Probe`) and the split one (`SplitProbe`), n = 32 … 2048.
 //! - `topk/<n>/k<k>`: the k best of 10^5 scores, in one slice or in 100-score chunks.
 //! - `votes/50x100`: tallying 50 query segments × 100 matches.
 //!
@@ -23,7 +24,7 @@ use earmark_kernels::dot::{
     quantize_i8, quantize_query_i16, scan_f16_with, scan_f32_with, scan_i8_with,
 };
 use earmark_kernels::half::f32_to_f16_slice;
-use earmark_kernels::probe::{Probe, ProbeSlot, slots_for};
+use earmark_kernels::probe::{Probe, ProbeSlot, SplitProbe, SplitSlot, slots_for, split_slots_for};
 use earmark_kernels::topk::{TopK, top_k};
 use earmark_kernels::votes::{Candidate, Match, VoteTally};
 
@@ -37,8 +38,9 @@ const SCAN_SHAPES: [(&str, usize); 2] = [("1k_in_cache", 1024), ("1m_out_of_cach
 /// Scores for top-k (an index scan over ~10^5 candidates).
 const TOPK_SCORES: usize = 100_000;
 
-/// Buckets probed per query segment in the probe bench.
-const PROBE_BUCKETS: usize = 100;
+/// Buckets probed per query segment in the probe bench (LSH probes a few dozen per table,
+/// the hash table hundreds to thousands).
+const PROBE_BUCKETS: [usize; 4] = [32, 256, 1024, 2048];
 
 /// Rounds of the interleaved read-vs-scan timing.
 const RATIO_ROUNDS: usize = 11;
@@ -222,16 +224,23 @@ fn bench_scans(c: &mut Criterion) {
 fn bench_probe(c: &mut Criterion) {
     let logits: Vec<f32> = (0..16).map(|i| pseudo(i + 1000)).collect();
     let mut group = c.benchmark_group("probe");
-    group.throughput(Throughput::Elements(PROBE_BUCKETS as u64));
-    group.bench_function("K16_first100", |b| {
-        let mut storage = [ProbeSlot::EMPTY; slots_for(PROBE_BUCKETS)];
-        b.iter(|| {
-            let probe = Probe::new(black_box(&logits), &mut storage);
-            probe
-                .take(PROBE_BUCKETS)
-                .fold(0u32, |acc, (key, _)| acc ^ key)
-        })
-    });
+    for n in PROBE_BUCKETS {
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("heap/K16_first{n}"), |b| {
+            let mut storage = vec![ProbeSlot::EMPTY; slots_for(n)];
+            b.iter(|| {
+                let probe = Probe::new(black_box(&logits), &mut storage);
+                probe.take(n).fold(0u32, |acc, (key, _)| acc ^ key)
+            })
+        });
+        group.bench_function(format!("split/K16_first{n}"), |b| {
+            let mut storage = vec![SplitSlot::EMPTY; split_slots_for(16)];
+            b.iter(|| {
+                let probe = SplitProbe::new(black_box(&logits), &mut storage);
+                probe.take(n).fold(0u32, |acc, (key, _)| acc ^ key)
+            })
+        });
+    }
     group.finish();
 }
 

@@ -150,3 +150,78 @@ fn sqrt_is_accurate() {
 fn too_many_bits_panics() {
     Probe::new(&[1.0; 33], &mut []);
 }
+
+/// Every bucket from a [`SplitProbe`].
+fn split_all(logits: &[f32]) -> Vec<(u32, f32)> {
+    let mut storage = std::vec![SplitSlot::EMPTY; split_slots_for(logits.len())];
+    SplitProbe::new(logits, &mut storage).collect()
+}
+
+#[test]
+fn split_probe_yields_the_same_sequence_on_exact_costs() {
+    let mut rng = Rng::new(31);
+    for bits in 1..=16 {
+        for range in [1, 3, 40] {
+            // Zeros and repeats included: many ties, which both break by flip mask.
+            let logits = rng.ints(bits, -range, range);
+            let want = enumerate_all(&logits);
+            let got = split_all(&logits);
+            assert_eq!(got.len(), 1 << bits, "K {bits} {logits:?}");
+            let keys = |v: &[(u32, f32)]| v.iter().map(|g| g.0).collect::<Vec<_>>();
+            assert_eq!(keys(&got), keys(&want), "K {bits} {logits:?}");
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g.1 - w.1).abs() < 1e-6,
+                    "K {bits} {logits:?}: {g:?} vs {w:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn split_probe_on_real_values_is_in_order_and_complete() {
+    let mut rng = Rng::new(32);
+    for bits in [1, 2, 5, 12, 15, 16] {
+        let logits: Vec<f32> = (0..bits).map(|_| rng.unit() * 4.0).collect();
+        let got = split_all(&logits);
+        // Scores never increase (up to the rounding of low + high costs).
+        assert!(got.windows(2).all(|w| w[0].1 >= w[1].1 - 1e-6), "K {bits}");
+        let keys: BTreeSet<u32> = got.iter().map(|g| g.0).collect();
+        assert_eq!(keys.len(), 1 << bits, "K {bits}: every bucket once");
+        for &(key, score) in &got {
+            assert!(
+                (score - bucket_score(&logits, key)).abs() < 1e-5,
+                "K {bits}"
+            );
+        }
+        // The same prefix as the heap's enumeration, up to order among near-ties.
+        let want = enumerate_all(&logits);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g.1 - w.1).abs() < 1e-5, "K {bits}: {g:?} vs {w:?}");
+        }
+    }
+}
+
+#[test]
+fn split_probe_takes_up_to_24_bits_and_checks_its_storage() {
+    let logits: Vec<f32> = (0..24).map(|i| (i as f32 - 11.5) * 0.1).collect();
+    let mut storage = std::vec![SplitSlot::EMPTY; split_slots_for(24)];
+    let mut probe = SplitProbe::new(&logits, &mut storage);
+    let (best, score) = probe.next().unwrap();
+    assert_eq!(best, bucket_key(&logits));
+    assert!((score - bucket_score(&logits, best)).abs() < 1e-6);
+    // The two smallest magnitudes (±0.05, bits 11 and 12) flip next, one then the other.
+    assert_eq!(probe.next().unwrap().0, best ^ 1 << 11);
+    assert_eq!(probe.next().unwrap().0, best ^ 1 << 12);
+    let short = std::panic::catch_unwind(|| {
+        let mut small = std::vec![SplitSlot::EMPTY; split_slots_for(24) - 1];
+        SplitProbe::new(&logits, &mut small).next()
+    });
+    assert!(short.is_err(), "too little storage must panic");
+    let wide = std::panic::catch_unwind(|| {
+        let mut storage = std::vec![SplitSlot::EMPTY; 1 << 14];
+        SplitProbe::new(&[1.0; 25], &mut storage).next()
+    });
+    assert!(wide.is_err(), "K = 25 must panic");
+}
