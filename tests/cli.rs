@@ -430,7 +430,7 @@ fn bench_search_prints_one_table() {
         table.contains("µs/segment") && table.contains("near"),
         "{table}"
     );
-    // Exhaustive with and without refinement, 6 probe budgets and 6 LSH settings.
+    // Exhaustive with and without refinement, 8 probe budgets and 8 LSH settings.
     assert_eq!(
         table
             .lines()
@@ -441,12 +441,12 @@ fn bench_search_prints_one_table() {
     );
     assert_eq!(
         table.lines().filter(|l| l.starts_with("ht ")).count(),
-        6,
+        8,
         "{table}"
     );
     assert_eq!(
         table.lines().filter(|l| l.starts_with("lsh ")).count(),
-        6,
+        8,
         "{table}"
     );
     // Without the audio the queries cannot be built: a clear error.

@@ -31,15 +31,18 @@ pub(super) const HIT_TOLERANCE_S: f64 = 0.05;
 /// A near miss: the right track, start off by more than a hit's tolerance but at most this.
 const NEAR_TOLERANCE_S: f64 = 0.15;
 
-/// Hash-table probe budgets swept.
-const HT_PROBES: [usize; 6] = [16, 64, 256, 512, 1024, 2048];
+/// Hash-table probe budgets swept (finest where the hit rate meets the exhaustive one's).
+const HT_PROBES: [usize; 8] = [16, 64, 256, 512, 768, 1024, 1536, 2048];
 
 /// LSH settings swept: (k, L, w, probes per table), from fast to thorough; on the
-/// development music the last three reach the exhaustive search's hit rate.
-const LSH_SWEEP: [(usize, usize, f32, usize); 6] = [
+/// development music the last five come near the exhaustive search's hit rate, so the
+/// sweep is finest there.
+const LSH_SWEEP: [(usize, usize, f32, usize); 8] = [
     (12, 16, 1.5, 16),
     (16, 16, 2.0, 16),
     (12, 32, 1.5, 16),
+    (16, 20, 2.0, 32),
+    (16, 24, 2.0, 24),
     (16, 24, 2.0, 32),
     (16, 32, 2.0, 32),
     (16, 32, 2.5, 64),

@@ -355,6 +355,7 @@ fn take_values<R: Read, T, const B: usize>(
     from_le: impl Fn([u8; B]) -> T,
 ) -> std::io::Result<Vec<T>> {
     let mut values = Vec::with_capacity(n);
+    super::pages::advise_huge_pages(values.spare_capacity_mut());
     let mut buf = vec![0u8; CHUNK_VALUES.min(n) * B];
     while values.len() < n {
         let m = (n - values.len()).min(CHUNK_VALUES);

@@ -126,8 +126,8 @@ impl Rows {
 
     pub(crate) fn zeroed(dtype: Dtype, values: usize) -> Self {
         match dtype {
-            Dtype::F16 => Rows::F16(vec![0; values]),
-            Dtype::F32 => Rows::F32(vec![0.0; values]),
+            Dtype::F16 => Rows::F16(super::pages::filled(values, 0)),
+            Dtype::F32 => Rows::F32(super::pages::filled(values, 0.0)),
         }
     }
 

@@ -97,10 +97,11 @@ impl Table {
             buckets.insert(bucket[0].0, (start as u32, (start + bucket.len()) as u32));
             start += bucket.len();
         }
-        Table {
-            rows: sorted.into_iter().map(|(_, row)| row).collect(),
-            buckets,
-        }
+        // Read at random like the library's rows, so given huge pages as they are.
+        let mut rows = Vec::with_capacity(sorted.len());
+        super::pages::advise_huge_pages(rows.spare_capacity_mut());
+        rows.extend(sorted.into_iter().map(|(_, row)| row));
+        Table { rows, buckets }
     }
 
     /// The rows of the bucket `key` (empty if absent).

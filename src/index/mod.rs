@@ -37,6 +37,7 @@ pub mod format;
 pub mod info;
 pub mod library;
 pub mod lsh;
+mod pages;
 mod random;
 pub mod search;
 pub mod synth;

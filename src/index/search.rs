@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use earmark_kernels::probe::{Probe, ProbeSlot, slots_for};
+use earmark_kernels::probe::{Probe, ProbeSlot, SplitProbe, SplitSlot, slots_for, split_slots_for};
 use earmark_kernels::topk::{Scored, TopK};
 use earmark_kernels::votes::{Candidate, Match, VoteTally};
 
@@ -201,6 +201,7 @@ struct Scratch {
     sims: Vec<f32>,
     top: Vec<Scored>,
     probe: Vec<ProbeSlot>,
+    split: Vec<SplitSlot>,
     rows: Vec<u32>,
 }
 
@@ -211,6 +212,11 @@ const LOOKAHEAD: usize = 8;
 /// Rows prefetched per bucket: larger buckets are read in order, which the hardware
 /// prefetcher follows on its own.
 const PREFETCH_ROWS: usize = 8;
+
+/// Probe budgets from which the hash table enumerates buckets with
+/// [`SplitProbe`] rather than [`Probe`]: the split enumeration costs a few µs to set up and
+/// then less per bucket (`cargo bench --bench kernels -- probe`).
+const SPLIT_FROM_BUCKETS: usize = 256;
 
 /// Rows per exhaustive scan call: 16 KiB of scores, kept in L1 for the top-k pass.
 const EXHAUSTIVE_CHUNK: usize = 4096;
@@ -347,14 +353,18 @@ impl<'a> Searcher<'a> {
         let n = self.segments(query);
         let c = self.library.config();
         let (dim, k) = (c.dim as usize, c.k as usize);
-        let probe_slots = match self.backend {
-            Backend::HashTable => slots_for(settings.probe_budget.min(c.buckets())),
-            _ => 0,
+        // Small budgets use the heap enumeration (no set-up); larger ones the split one.
+        let split = settings.probe_budget >= SPLIT_FROM_BUCKETS;
+        let (probe_slots, split_slots) = match self.backend {
+            Backend::HashTable if split => (0, split_slots_for(k)),
+            Backend::HashTable => (slots_for(settings.probe_budget.min(c.buckets())), 0),
+            _ => (0, 0),
         };
         let mut scratch = Scratch {
             sims: Vec::new(),
             top: vec![(0.0, 0); settings.top],
             probe: vec![ProbeSlot::EMPTY; probe_slots],
+            split: vec![SplitSlot::EMPTY; split_slots],
             rows: Vec::new(),
         };
         let mut out = SegmentMatches {
@@ -369,11 +379,19 @@ impl<'a> Searcher<'a> {
                 sims,
                 top,
                 probe,
+                split,
                 rows,
             } = &mut scratch;
             let mut best = TopK::new(top);
             let scored = match &self.backend {
-                Backend::HashTable => self.probe_buckets(e, q, settings, probe, sims, &mut best),
+                Backend::HashTable if !split.is_empty() => {
+                    let buckets = SplitProbe::new(q, split);
+                    self.probe_buckets(e, buckets, settings, sims, &mut best)
+                }
+                Backend::HashTable => {
+                    let buckets = Probe::new(q, probe);
+                    self.probe_buckets(e, buckets, settings, sims, &mut best)
+                }
                 Backend::Lsh(index) => self.score_lsh(index, e, settings, rows, sims, &mut best),
                 Backend::Exhaustive => self.scan_all(e, sims, &mut best),
             };
@@ -401,14 +419,13 @@ impl<'a> Searcher<'a> {
     fn probe_buckets(
         &self,
         e: &[f32],
-        q: &[f32],
+        buckets: impl Iterator<Item = (u32, f32)>,
         settings: &SearchSettings,
-        storage: &mut [ProbeSlot],
         sims: &mut Vec<f32>,
         best: &mut TopK,
     ) -> usize {
         let library = self.library;
-        let mut buckets = Probe::new(q, storage)
+        let mut buckets = buckets
             .take(settings.probe_budget)
             .map(|(key, _score)| library.bucket(key))
             .filter(|rows| !rows.is_empty());
