@@ -460,10 +460,10 @@ fn a_library_at_a_finer_hop_answers_coarser_queries_and_bad_queries_are_errors()
 #[test]
 fn the_default_threshold_falls_with_query_length_to_its_5_s_value() {
     let t = |s: f64| MinScore::ByLength.for_seconds(s);
-    // The measured points it was fitted to (MinScore's docs), within 0.02.
-    for (seconds, measured) in [(1.0, 0.80), (2.0, 0.65), (3.0, 0.60), (5.0, 0.55)] {
+    // The measured points (MinScore's docs): never below one, at most 0.05 above.
+    for (seconds, measured) in [(1.0, 0.80), (2.0, 0.65), (3.0, 0.60), (5.0, 0.50)] {
         assert!(
-            (t(seconds) - measured).abs() < 0.02,
+            (-0.005..0.055).contains(&(t(seconds) - measured)),
             "{seconds} s: {}",
             t(seconds)
         );
