@@ -1,7 +1,9 @@
-//! AVX-512F scans: 16 f32 lanes per vector, two rows at a time in memory order.
+//! AVX-512F scan of f16 rows: 16 f32 lanes per vector, two rows at a time in memory order.
+//! (f32 rows use the AVX2 kernel on these CPUs too: it measured twice as fast, see
+//! [`super::scan_f32_with`].)
 //!
 //! The same plan as [`super::avx2`] with vectors twice as wide: two adjacent rows share
-//! each query vector, with 2 accumulators per row; f16 rows widen with `vcvtph2ps zmm`
+//! each query vector, with 2 accumulators per row; the rows widen with `vcvtph2ps zmm`
 //! (AVX-512F). Each row's lanes are folded to 8 and summed with the AVX2 reductions.
 //! d = 128 is compiled as a constant. The last d mod 16 values of each row are summed in
 //! scalar code. (The i8 scan uses the AVX2 integer code, see [`super::int8`].)
@@ -33,19 +35,6 @@ trait Element: Copy {
     fn widen(self) -> f32;
 }
 
-impl Element for f32 {
-    #[inline(always)]
-    unsafe fn load(p: *const f32) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable f32 at `p`; `loadu` needs no alignment.
-        unsafe { _mm512_loadu_ps(p) }
-    }
-
-    #[inline(always)]
-    fn widen(self) -> f32 {
-        self
-    }
-}
-
 impl Element for u16 {
     #[inline(always)]
     unsafe fn load(p: *const u16) -> __m512 {
@@ -57,12 +46,6 @@ impl Element for u16 {
     fn widen(self) -> f32 {
         f16_to_f32(self)
     }
-}
-
-/// [`super::scan_f32`] on AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
-pub fn scan_f32(query: &[f32], db: &[f32], out: &mut [f32]) {
-    scan(query, db, out);
 }
 
 /// [`super::scan_f16`] on AVX-512F.
