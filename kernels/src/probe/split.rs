@@ -17,6 +17,7 @@
 //! flip mask, so on exactly representable sums (integer-valued logits, say) both
 //! enumerations yield the same sequence.
 
+use super::heap::{Heap, Keyed};
 use super::{MAX_BITS, bucket_key, check_bits, inverse_scale};
 
 /// The most hash bits [`SplitProbe`] takes (its storage grows as 2^(K/2)).
@@ -41,7 +42,9 @@ impl SplitSlot {
         low: 0,
         row: 0,
     };
+}
 
+impl Keyed for SplitSlot {
     /// (cost, flips) as one integer, ordered like the pair: costs are sums of magnitudes,
     /// ≥ +0, where f32 bit patterns order like the values.
     #[inline]
@@ -69,9 +72,6 @@ pub const fn split_slots_for(bits: usize) -> usize {
     (1 << low_bits(bits)) + 2 * high
 }
 
-/// Children per heap node (as [`Probe`](super::Probe)'s).
-const ARITY: usize = 4;
-
 /// Iterator over `(key, score)` of every one of a query's 2^K buckets, best first, as
 /// [`Probe`](super::Probe) (see the module docs for how it differs).
 pub struct SplitProbe<'a> {
@@ -79,8 +79,7 @@ pub struct SplitProbe<'a> {
     low: &'a [SplitSlot],
     /// High subsets in ascending (cost, flips).
     high: &'a [SplitSlot],
-    heap: &'a mut [SplitSlot],
-    len: usize,
+    heap: Heap<'a, SplitSlot>,
     best_key: u32,
     l1: f32,
     scale: f32,
@@ -125,19 +124,13 @@ impl<'a> SplitProbe<'a> {
         let (high, rest) = rest.split_at_mut(1 << (bits - h));
         subset_costs(&magnitude[..h], &bit[..h], low);
         subset_costs(&magnitude[h..bits], &bit[h..bits], high);
-        let heap = &mut rest[..high.len()];
+        let mut heap = Heap::new(&mut rest[..high.len()]);
         // Row 0's first pair: the empty set, the best bucket.
-        heap[0] = SplitSlot {
-            cost: 0.0,
-            flips: 0,
-            low: 0,
-            row: 0,
-        };
+        heap.push(SplitSlot::EMPTY);
         SplitProbe {
             low,
             high,
             heap,
-            len: 1,
             best_key: bucket_key(logits),
             l1,
             scale: inverse_scale(logits),
@@ -154,78 +147,26 @@ impl<'a> SplitProbe<'a> {
             row: b as u16,
         }
     }
-
-    /// Pushes a slot (there is always room: one entry per row).
-    fn push(&mut self, slot: SplitSlot) {
-        let order = slot.order();
-        let mut hole = self.len;
-        self.len += 1;
-        while hole > 0 {
-            let parent = (hole - 1) / ARITY;
-            if order >= self.heap[parent].order() {
-                break;
-            }
-            self.heap[hole] = self.heap[parent];
-            hole = parent;
-        }
-        self.heap[hole] = slot;
-    }
-
-    /// Replaces the root by `slot`, or removes it if `slot` is `None`, and restores the
-    /// heap order (the heap must not be empty).
-    fn replace_root(&mut self, slot: Option<SplitSlot>) {
-        let slot = match slot {
-            Some(slot) => slot,
-            None => {
-                self.len -= 1;
-                self.heap[self.len]
-            }
-        };
-        let heap = &mut self.heap[..self.len];
-        let order = slot.order();
-        let mut hole = 0;
-        loop {
-            let first = ARITY * hole + 1;
-            if first >= heap.len() {
-                break;
-            }
-            let children = &heap[first..heap.len().min(first + ARITY)];
-            let (mut child, mut child_order) = (0, children[0].order());
-            for (i, c) in children.iter().enumerate().skip(1) {
-                let o = c.order();
-                if o < child_order {
-                    (child, child_order) = (i, o);
-                }
-            }
-            if child_order >= order {
-                break;
-            }
-            heap[hole] = heap[first + child];
-            hole = first + child;
-        }
-        if let Some(h) = heap.get_mut(hole) {
-            *h = slot;
-        }
-    }
 }
 
 impl Iterator for SplitProbe<'_> {
     type Item = (u32, f32);
 
     fn next(&mut self) -> Option<(u32, f32)> {
-        if self.len == 0 {
+        if self.heap.is_empty() {
             return None;
         }
-        let top = self.heap[0];
+        let top = self.heap.root();
         let (i, b) = (usize::from(top.low), usize::from(top.row));
         let along = (i + 1 < self.low.len()).then(|| self.pair(i + 1, b));
         let down = (i == 0 && b + 1 < self.high.len()).then(|| self.pair(0, b + 1));
         match (along, down) {
             (Some(a), Some(d)) => {
-                self.replace_root(Some(a));
-                self.push(d);
+                self.heap.replace_root(Some(a));
+                // There is always room: one entry per row.
+                self.heap.push(d);
             }
-            (one, None) | (None, one) => self.replace_root(one),
+            (one, None) | (None, one) => self.heap.replace_root(one),
         }
         let score = (self.l1 - 2.0 * top.cost) * self.scale;
         Some((self.best_key ^ top.flips, score))
