@@ -355,9 +355,9 @@ impl<'a> Searcher<'a> {
         let c = self.library.config();
         let (dim, k) = (c.dim as usize, c.k as usize);
         // Small budgets use the heap enumeration (no set-up); larger ones the split one.
-        let split = settings.probe_budget >= SPLIT_FROM_BUCKETS;
+        let use_split = settings.probe_budget >= SPLIT_FROM_BUCKETS;
         let (probe_slots, split_slots) = match self.backend {
-            Backend::HashTable if split => (0, split_slots_for(k)),
+            Backend::HashTable if use_split => (0, split_slots_for(k)),
             Backend::HashTable => (slots_for(settings.probe_budget.min(c.buckets())), 0),
             _ => (0, 0),
         };
