@@ -11,6 +11,14 @@ pub(super) trait Keyed: Copy {
     fn order(&self) -> u64;
 }
 
+/// The order of a flip set: lower cost first, then lower flip mask (for determinism), as
+/// one integer. A cost is a sum of magnitudes, so it is ≥ +0 (or +∞), where f32 bit
+/// patterns order like the values.
+#[inline]
+pub(super) fn flip_set_order(cost: f32, flips: u32) -> u64 {
+    u64::from(cost.to_bits()) << 32 | u64::from(flips)
+}
+
 /// Children per heap node.
 const ARITY: usize = 4;
 

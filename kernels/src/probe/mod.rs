@@ -48,11 +48,9 @@ impl ProbeSlot {
 }
 
 impl Keyed for ProbeSlot {
-    /// Lower cost first, then lower flip mask (for determinism), as one integer: a cost is a
-    /// sum of magnitudes, so it is ≥ +0 (or +∞), where f32 bit patterns order like the values.
     #[inline]
     fn order(&self) -> u64 {
-        u64::from(self.cost.to_bits()) << 32 | u64::from(self.flips)
+        flip_set_order(self.cost, self.flips)
     }
 }
 
@@ -280,7 +278,7 @@ fn sqrt(x: f64) -> f64 {
 
 mod heap;
 mod split;
-use heap::{Heap, Keyed};
+use heap::{Heap, Keyed, flip_set_order};
 pub use split::{SPLIT_MAX_BITS, SplitProbe, SplitSlot, split_slots_for};
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! flip mask, so on exactly representable sums (integer-valued logits, say) both
 //! enumerations yield the same sequence.
 
-use super::heap::{Heap, Keyed};
+use super::heap::{Heap, Keyed, flip_set_order};
 use super::{MAX_BITS, bucket_key, check_bits, inverse_scale};
 
 /// The most hash bits [`SplitProbe`] takes (its storage grows as 2^(K/2)).
@@ -45,17 +45,9 @@ impl SplitSlot {
 }
 
 impl Keyed for SplitSlot {
-    /// (cost, flips) as one integer, ordered like the pair: costs are sums of magnitudes,
-    /// ≥ +0, where f32 bit patterns order like the values.
     #[inline]
     fn order(&self) -> u64 {
-        u64::from(self.cost.to_bits()) << 32 | u64::from(self.flips)
-    }
-}
-
-impl Default for SplitSlot {
-    fn default() -> SplitSlot {
-        SplitSlot::EMPTY
+        flip_set_order(self.cost, self.flips)
     }
 }
 
