@@ -28,6 +28,9 @@ use std::time::Instant;
 /// A hit's start must be within this many seconds of the truth (DESIGN.md §6).
 pub(super) const HIT_TOLERANCE_S: f64 = 0.05;
 
+/// Silent windows drawn in a row before the queries give up (see [`distorted_queries`]).
+const MAX_SILENT_DRAWS: usize = 1000;
+
 /// A near miss: the right track, start off by more than a hit's tolerance but at most this.
 const NEAR_TOLERANCE_S: f64 = 0.15;
 
@@ -89,6 +92,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 }
 
 /// An embedded query and where it came from.
+#[derive(Debug)]
 pub(super) struct Distorted {
     pub track: usize,
     pub start_s: f64,
@@ -235,7 +239,8 @@ fn make_queries(
 /// `count` windows of `seconds` s, each from a random one of the tracks (given by their
 /// `durations_s` and read by `load` when first drawn) at a random sample offset,
 /// distorted by generated noise and rooms (noise, reverb or both, SNRs 0–20 dB), and
-/// embedded at `hop` frames. Deterministic for `seed`.
+/// embedded at `hop` frames. Windows of digital silence are drawn again. Deterministic
+/// for `seed`.
 pub(super) fn distorted_queries(
     durations_s: &[f64],
     mut load: impl FnMut(usize) -> anyhow::Result<Vec<f32>>,
@@ -263,12 +268,26 @@ pub(super) fn distorted_queries(
     let mut audio: HashMap<usize, Vec<f32>> = HashMap::new();
     let mut queries = Vec::with_capacity(count);
     for _ in 0..count {
-        let track = long_enough[rng.random_range(0..long_enough.len())];
-        let samples = match audio.entry(track) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(load(track)?),
+        // A window of digital silence (a track's lead-in, a silent track) identifies
+        // nothing and cannot be embedded: draw another.
+        let mut draws = 0;
+        let (track, start) = loop {
+            let track = long_enough[rng.random_range(0..long_enough.len())];
+            let samples = match audio.entry(track) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(load(track)?),
+            };
+            let start = rng.random_range(0..samples.len().saturating_sub(len).max(1));
+            let window = &samples[start..(start + len).min(samples.len())];
+            if window.iter().any(|&x| x != 0.0) {
+                break (track, start);
+            }
+            draws += 1;
+            if draws == MAX_SILENT_DRAWS {
+                bail!("{draws} windows of {seconds} s in a row were silent: is the audio silent?");
+            }
         };
-        let start = rng.random_range(0..samples.len().saturating_sub(len).max(1));
+        let samples = &audio[&track];
         let distortion = augmenter.draw(&mut rng);
         let window = augmenter.render(&distortion, samples, start as isize, len, &mut rng);
         let e = model.embed_audio(&window, hop as usize)?;
@@ -281,4 +300,30 @@ pub(super) fn distorted_queries(
         });
     }
     Ok(queries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use earmark::model::{Model, ModelConfig};
+
+    /// 3 s of audio whose first 2 s are digital silence, then a tone.
+    fn lead_in() -> Vec<f32> {
+        let rate = SAMPLE_RATE as usize;
+        let tone = (0..rate).map(|i| (i as f32 * 0.07).sin() * 0.5);
+        std::iter::repeat_n(0.0, 2 * rate).chain(tone).collect()
+    }
+
+    #[test]
+    fn queries_are_never_cut_from_silence() {
+        let model = Model::new(ModelConfig::SMALL, 1);
+        let queries = distorted_queries(&[3.0], |_| Ok(lead_in()), 12, 1.0, 5, &model, 10).unwrap();
+        assert_eq!(queries.len(), 12);
+        // A 1 s window holds some of the tone only if it starts after 1 s.
+        assert!(queries.iter().all(|q| q.start_s > 1.0 && q.segments == 1));
+
+        let silent = |_| Ok(vec![0.0; 3 * SAMPLE_RATE as usize]);
+        let err = distorted_queries(&[3.0], silent, 1, 1.0, 5, &model, 10).unwrap_err();
+        assert!(err.to_string().contains("silent"), "{err}");
+    }
 }
