@@ -215,6 +215,61 @@ fn json_and_windows_and_no_match() {
 }
 
 #[test]
+fn i8_storage_indexes_and_answers_and_append_keeps_it() {
+    let dir = temp_dir("cli-i8");
+    let (_, songs) = indexed(&dir);
+    let root = dir.join("lib");
+    let library = dir.join("i8.earmark");
+    let lib = library.to_str().unwrap();
+    let index = |extra: &[&str]| {
+        let mut args = vec![
+            "index",
+            root.to_str().unwrap(),
+            "-o",
+            lib,
+            "--random-model",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        earmark(&args)
+    };
+    let o = index(&["--storage", "i8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = earmark(&["library", "info", "-l", lib]);
+    assert!(stdout(&o).contains("128 × i8"), "{}", stdout(&o));
+    let clean = excerpt(&dir, "clean.wav", &songs[0], 2.46, 0.0);
+    let o = earmark(&[
+        "query",
+        "-l",
+        lib,
+        clean.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--random-model",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row[1], "a.wav", "{text}");
+    let start: f64 = row[2].parse().unwrap();
+    assert!((start - 2.46).abs() <= 0.05, "start {start}");
+    // Appending keeps the library's storage; asking for another one is an error.
+    let o = index(&["--append", "--storage", "f16"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("stores i8 embeddings, not f16"),
+        "{}",
+        stderr(&o)
+    );
+    let o = index(&["--append"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = index(&["--storage", "i4"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("f16, f32 or i8"), "{}", stderr(&o));
+}
+
+#[test]
 fn append_does_not_duplicate_and_remove_removes() {
     let dir = temp_dir("cli-edit");
     let (library, _) = indexed(&dir);

@@ -115,14 +115,15 @@ fn search(args: SearchArgs) -> anyhow::Result<()> {
     let config = library.config();
     println!(
         "{} queries of {} s ({} segments, {embed_ms:.1} ms per query to cut, distort and \
-         embed) on {} tracks, {} segments every {} ms ({:.1} MB of embeddings)",
+         embed) on {} tracks, {} segments every {} ms ({:.1} MB of {} embeddings)",
         queries.len(),
         args.seconds,
         segments,
         library.tracks().len(),
         library.rows(),
         config.hop * 10,
-        (library.rows() * config.dim as usize * config.dtype.bytes()) as f64 / 1e6
+        (library.rows() * config.dtype.row_bytes(config.dim as usize)) as f64 / 1e6,
+        config.dtype.name()
     );
     println!(
         "{:<11} {:<26} {:>7} {:>7} {:>9} {:>12} {:>9}",

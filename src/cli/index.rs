@@ -41,9 +41,11 @@ pub struct Args {
     /// twice the size). With --append, must match the library's.
     #[arg(long, value_name = "MS", value_parser = parse_hop_ms)]
     hop_ms: Option<u32>,
-    /// Store embeddings as f32 instead of f16 (twice the size; new libraries only).
-    #[arg(long)]
-    f32: bool,
+    /// How embeddings are stored: f16 (the default), f32 (twice the size) or i8 (half the
+    /// size and faster to scan; similarities move by about 1e-3). With --append, must
+    /// match the library's.
+    #[arg(long, value_name = "TYPE")]
+    storage: Option<Dtype>,
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
@@ -98,6 +100,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 hop * 10
             );
         }
+        if let Some(storage) = args.storage
+            && storage != library.config().dtype
+        {
+            bail!(
+                "{}: the library stores {} embeddings, not {}",
+                args.output.display(),
+                library.config().dtype.name(),
+                storage.name()
+            );
+        }
         library.into_builder()
     } else {
         if exists {
@@ -109,9 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut config = LibraryConfig::new(model_id, model.config().k_bits as u32);
         config.dim = model.config().emb_dim as u32;
         config.hop = args.hop_ms.unwrap_or(config.hop);
-        if args.f32 {
-            config.dtype = Dtype::F32;
-        }
+        config.dtype = args.storage.unwrap_or(config.dtype);
         LibraryBuilder::new(config)
     };
     let inputs = find_inputs(&args.inputs)?;

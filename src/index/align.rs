@@ -22,7 +22,7 @@
 
 use earmark_kernels::votes::Candidate;
 
-use super::library::Library;
+use super::library::{Library, QueryVector};
 use super::search::SearchSettings;
 
 /// Most grid steps the refinement moves a start towards a better neighbour.
@@ -46,22 +46,22 @@ pub struct Hit {
     pub votes: u32,
 }
 
-/// Mean aligned similarity of the query (O × D) placed at library segment `start` of
-/// `track`, query segment o at `start + stride·o`; positions off the track count 0.
+/// Mean aligned similarity of the query (its O segments' embeddings) placed at library
+/// segment `start` of `track`, query segment o at `start + stride·o`; positions off the
+/// track count 0.
 pub fn aligned_similarity(
     library: &Library,
-    embeddings: &[f32],
+    query: &[QueryVector],
     stride: u32,
     track: usize,
     start: i64,
 ) -> f32 {
-    let dim = library.config().dim as usize;
-    let n = embeddings.len() / dim;
+    let n = query.len();
     if n == 0 {
         return 0.0;
     }
     let mut sum = 0.0;
-    for (o, e) in embeddings.chunks_exact(dim).enumerate() {
+    for (o, e) in query.iter().enumerate() {
         let position = start + i64::from(stride) * o as i64;
         let row = usize::try_from(position)
             .ok()
@@ -87,14 +87,13 @@ pub fn parabola_peak(before: f32, at: f32, after: f32) -> f32 {
 /// Turns tallied votes (best first) into hits (see the module docs).
 pub(crate) fn align(
     library: &Library,
-    embeddings: &[f32],
+    query: &[QueryVector],
     stride: u32,
     candidates: &[Candidate],
     settings: &SearchSettings,
 ) -> Vec<Hit> {
     let hop_s = library.config().hop_seconds();
-    let f =
-        |track: usize, start: i64| aligned_similarity(library, embeddings, stride, track, start);
+    let f = |track: usize, start: i64| aligned_similarity(library, query, stride, track, start);
     let votes_for = |track: usize, start: i64| {
         candidates
             .iter()
@@ -143,8 +142,7 @@ pub(crate) fn align(
         });
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.votes.cmp(&a.votes)));
-    let segments = embeddings.len() / library.config().dim as usize;
-    let seconds = super::span_seconds(segments, f64::from(stride) * hop_s);
+    let seconds = super::span_seconds(query.len(), f64::from(stride) * hop_s);
     let min_score = settings.min_score.for_seconds(seconds);
     hits.retain(|h| h.score >= min_score);
     hits

@@ -184,7 +184,7 @@ impl LibraryBuilder {
             first_row: self.added_keys.len(),
             removed: false,
         });
-        self.added_rows.push_f32(embeddings);
+        self.added_rows.push_f32(embeddings, dim);
         self.added_keys
             .extend(logits.chunks_exact(k).map(bucket_key));
         self.live_rows += n;
@@ -264,7 +264,7 @@ impl LibraryBuilder {
             offsets[b + 1] += offsets[b];
         }
         let mut cursor = offsets.clone();
-        let mut rows = Rows::zeroed(config.dtype, n * dim);
+        let mut rows = Rows::zeroed(config.dtype, n, dim);
         let mut segment_of_row = vec![0u32; n];
         for (key, global, source) in all() {
             let dst = cursor[key as usize] as usize;
@@ -273,7 +273,7 @@ impl LibraryBuilder {
                 Source::Base(row) => (&base.rows, row),
                 Source::Added(row) => (&self.added_rows, row),
             };
-            rows.copy_within_from(dst * dim, from, row * dim..(row + 1) * dim);
+            rows.copy_row_from(dst, from, row, dim);
             segment_of_row[dst] = global;
         }
         Library::from_parts(config, tracks, offsets, rows, segment_of_row).unwrap_or_else(

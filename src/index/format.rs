@@ -4,7 +4,7 @@
 //! offset  bytes  field
 //!      0      8  magic  b"EARMARK\x1a"
 //!      8      4  format version (1)
-//!     12      4  storage type: 0 = f16, 1 = f32
+//!     12      4  storage type: 0 = f16, 1 = f32, 2 = i8
 //!     16      8  model identity (hash of the weights that produced the embeddings)
 //!     24      4  K, hash bits per segment
 //!     28      4  embedding dimension D
@@ -17,7 +17,8 @@
 //!     72         track table, per track: path length u32, path (UTF-8), duration f64
 //!                (seconds), content hash u64, segments u32
 //!                bucket offsets: (2^K + 1) × u32 (CSR over the buckets)
-//!                embeddings: N × D × (2 or 4) bytes, bucket-major
+//!                embeddings: N × D × (2 or 4) bytes, bucket-major; for i8, N × D
+//!                signed bytes, then N f32 row scales
 //!                row → global segment number: N × u32 (track-major numbering)
 //!    end − 8      XXH64 of every byte before it (the file checksum)
 //! ```
@@ -89,6 +90,7 @@ impl Header {
         let dtype: u32 = match c.dtype {
             Dtype::F16 => 0,
             Dtype::F32 => 1,
+            Dtype::I8 => 2,
         };
         out[12..16].copy_from_slice(&dtype.to_le_bytes());
         out[16..24].copy_from_slice(&c.model_id.to_le_bytes());
@@ -126,6 +128,7 @@ impl Header {
         let dtype = match u32_at(12) {
             0 => Dtype::F16,
             1 => Dtype::F32,
+            2 => Dtype::I8,
             other => return Err(format!("unknown storage type {other}")),
         };
         let config = LibraryConfig {
@@ -154,8 +157,9 @@ impl Header {
     fn file_len(&self) -> Option<u64> {
         let c = &self.config;
         let offsets = (c.buckets() as u64 + 1) * 4;
-        let values = self.rows.checked_mul(u64::from(c.dim))?;
-        let embeddings = values.checked_mul(c.dtype.bytes() as u64)?;
+        let embeddings = self
+            .rows
+            .checked_mul(c.dtype.row_bytes(c.dim as usize) as u64)?;
         let perm = self.rows.checked_mul(4)?;
         (HEADER_LEN as u64)
             .checked_add(self.track_table_bytes)?
@@ -305,6 +309,10 @@ fn write_to(library: &Library, tmp: &Path) -> Result<()> {
         match &library.rows {
             Rows::F16(values) => put_values(&mut out, values, |v| v.to_le_bytes())?,
             Rows::F32(values) => put_values(&mut out, values, |v| v.to_le_bytes())?,
+            Rows::I8 { values, scales } => {
+                put_values(&mut out, values, |v| v.to_le_bytes())?;
+                put_values(&mut out, scales, |v| v.to_le_bytes())?;
+            }
         }
         put_u32s(&mut out, &library.segment_of_row)?;
         let sum = out.hash.digest();
@@ -426,6 +434,10 @@ pub fn read(path: &Path, model_id: Option<u64>) -> Result<Library> {
     let rows = match config.dtype {
         Dtype::F16 => Rows::F16(take_values(&mut input, values, u16::from_le_bytes).map_err(io)?),
         Dtype::F32 => Rows::F32(take_values(&mut input, values, f32::from_le_bytes).map_err(io)?),
+        Dtype::I8 => Rows::I8 {
+            values: take_values(&mut input, values, i8::from_le_bytes).map_err(io)?,
+            scales: take_values(&mut input, n, f32::from_le_bytes).map_err(io)?,
+        },
     };
     let segment_of_row = take_values(&mut input, n, u32::from_le_bytes).map_err(io)?;
     let computed = input.hash.digest();
@@ -437,7 +449,9 @@ pub fn read(path: &Path, model_id: Option<u64>) -> Result<Library> {
 
     let tracks = parse_track_table(&table, header.tracks).map_err(bad)?;
     if let Some(i) = rows.first_non_finite() {
-        return Err(bad(format!("embedding value {i} is not finite")));
+        return Err(bad(format!(
+            "embedding value {i} is not finite (or its row's scale is negative)"
+        )));
     }
     Library::from_parts(config, tracks, offsets, rows, segment_of_row).map_err(bad)
 }

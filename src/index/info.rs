@@ -82,7 +82,7 @@ impl fmt::Display for LibraryInfo {
             self.hop * 10
         )?;
         writeln!(f, "model         {:016x}", self.model_id)?;
-        writeln!(f, "embeddings    {} × {:?}", self.dim, self.dtype)?;
+        writeln!(f, "embeddings    {} × {}", self.dim, self.dtype.name())?;
         writeln!(
             f,
             "buckets       {} of 2^{} non-empty, largest {}",

@@ -8,7 +8,9 @@
 
 use std::ops::Range;
 
-use earmark_kernels::dot::{prefetch, scan_f16, scan_f32};
+use earmark_kernels::dot::{
+    prefetch, quantize_i8, quantize_query_i16, scan_f16, scan_f32, scan_i8,
+};
 use earmark_kernels::half::{f16_to_f32, f32_to_f16};
 
 use super::FRAME_SECONDS;
@@ -28,15 +30,42 @@ pub enum Dtype {
     F16,
     /// IEEE single precision, 4 bytes per value.
     F32,
+    /// Signed bytes with one f32 scale per row (row ≈ scale · values): a quarter of f32,
+    /// half of f16. Rounding moves a unit vector's similarities by about 1e-3.
+    I8,
 }
 
 impl Dtype {
-    /// Bytes per stored value.
-    pub fn bytes(self) -> usize {
+    /// Every storage type, smallest rows last.
+    pub const ALL: [Dtype; 3] = [Dtype::F32, Dtype::F16, Dtype::I8];
+
+    /// Bytes per stored row of `dim` values (the i8 row's scale included).
+    pub fn row_bytes(self, dim: usize) -> usize {
         match self {
-            Dtype::F16 => 2,
-            Dtype::F32 => 4,
+            Dtype::F16 => 2 * dim,
+            Dtype::F32 => 4 * dim,
+            Dtype::I8 => dim + 4,
         }
+    }
+
+    /// The name users type and read: `f16`, `f32` or `i8`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F16 => "f16",
+            Dtype::F32 => "f32",
+            Dtype::I8 => "i8",
+        }
+    }
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Dtype, String> {
+        Dtype::ALL
+            .into_iter()
+            .find(|d| d.name() == name)
+            .ok_or_else(|| format!("unknown storage type {name:?} (f16, f32 or i8)"))
     }
 }
 
@@ -114,20 +143,28 @@ pub enum Rows {
     /// f16 bit patterns.
     F16(Vec<u16>),
     F32(Vec<f32>),
+    /// Row r's value i is `scales[r] · values[r·dim + i]` ([`quantize_i8`]).
+    I8 {
+        values: Vec<i8>,
+        scales: Vec<f32>,
+    },
 }
 
 impl Rows {
     pub(crate) fn empty(dtype: Dtype) -> Self {
-        match dtype {
-            Dtype::F16 => Rows::F16(Vec::new()),
-            Dtype::F32 => Rows::F32(Vec::new()),
-        }
+        Rows::zeroed(dtype, 0, 0)
     }
 
-    pub(crate) fn zeroed(dtype: Dtype, values: usize) -> Self {
+    /// `rows` rows of `dim` zeros.
+    pub(crate) fn zeroed(dtype: Dtype, rows: usize, dim: usize) -> Self {
+        let values = rows * dim;
         match dtype {
             Dtype::F16 => Rows::F16(super::pages::filled(values, 0)),
             Dtype::F32 => Rows::F32(super::pages::filled(values, 0.0)),
+            Dtype::I8 => Rows::I8 {
+                values: super::pages::filled(values, 0),
+                scales: vec![0.0; rows],
+            },
         }
     }
 
@@ -135,6 +172,7 @@ impl Rows {
         match self {
             Rows::F16(_) => Dtype::F16,
             Rows::F32(_) => Dtype::F32,
+            Rows::I8 { .. } => Dtype::I8,
         }
     }
 
@@ -143,6 +181,7 @@ impl Rows {
         match self {
             Rows::F16(v) => v.len(),
             Rows::F32(v) => v.len(),
+            Rows::I8 { values, .. } => values.len(),
         }
     }
 
@@ -150,35 +189,60 @@ impl Rows {
         self.len() == 0
     }
 
-    /// Appends `values` (f32), converting to the storage type.
-    pub(crate) fn push_f32(&mut self, values: &[f32]) {
+    /// Appends whole rows of `dim` values (f32), converting to the storage type.
+    pub(crate) fn push_f32(&mut self, rows: &[f32], dim: usize) {
+        assert!(
+            dim > 0 && rows.len().is_multiple_of(dim),
+            "Rows::push_f32: {} values in rows of {dim}",
+            rows.len()
+        );
         match self {
-            Rows::F16(v) => v.extend(values.iter().map(|&x| f32_to_f16(x))),
-            Rows::F32(v) => v.extend_from_slice(values),
+            Rows::F16(v) => v.extend(rows.iter().map(|&x| f32_to_f16(x))),
+            Rows::F32(v) => v.extend_from_slice(rows),
+            Rows::I8 { values, scales } => {
+                for row in rows.chunks_exact(dim) {
+                    let at = values.len();
+                    values.resize(at + dim, 0);
+                    scales.push(quantize_i8(row, &mut values[at..]));
+                }
+            }
         }
     }
 
-    /// Copies the values `range` of `other` to `self[at..]` (same storage type).
-    pub(crate) fn copy_within_from(&mut self, at: usize, other: &Rows, range: Range<usize>) {
-        let n = range.len();
+    /// Copies row `src` of `other` over row `dst` of `self` (rows of `dim` values, same
+    /// storage type).
+    pub(crate) fn copy_row_from(&mut self, dst: usize, other: &Rows, src: usize, dim: usize) {
+        let (to, from) = (dst * dim..(dst + 1) * dim, src * dim..(src + 1) * dim);
         match (self, other) {
-            (Rows::F16(dst), Rows::F16(src)) => dst[at..at + n].copy_from_slice(&src[range]),
-            (Rows::F32(dst), Rows::F32(src)) => dst[at..at + n].copy_from_slice(&src[range]),
-            (dst, src) => panic!(
-                "Rows::copy_within_from: {:?} into {:?}",
-                src.dtype(),
-                dst.dtype()
-            ),
+            (Rows::F16(d), Rows::F16(s)) => d[to].copy_from_slice(&s[from]),
+            (Rows::F32(d), Rows::F32(s)) => d[to].copy_from_slice(&s[from]),
+            (
+                Rows::I8 { values, scales },
+                Rows::I8 {
+                    values: v,
+                    scales: s,
+                },
+            ) => {
+                values[to].copy_from_slice(&v[from]);
+                scales[dst] = s[src];
+            }
+            (d, s) => panic!("Rows::copy_row_from: {:?} into {:?}", s.dtype(), d.dtype()),
         }
     }
 
-    /// Index of the first NaN or infinite value.
+    /// Index of the first value that is NaN or infinite (for i8 rows: the first value of
+    /// the first row whose scale is not finite and ≥ 0).
     pub(crate) fn first_non_finite(&self) -> Option<usize> {
         // f16: exponent bits all ones means infinity or NaN.
         const F16_EXPONENT: u16 = 0x7c00;
         match self {
             Rows::F16(v) => v.iter().position(|&x| x & F16_EXPONENT == F16_EXPONENT),
             Rows::F32(v) => v.iter().position(|x| !x.is_finite()),
+            Rows::I8 { values, scales } => {
+                let dim = values.len().checked_div(scales.len()).unwrap_or(0);
+                let bad = |s: &f32| !(s.is_finite() && *s >= 0.0);
+                scales.iter().position(bad).map(|row| row * dim)
+            }
         }
     }
 
@@ -187,7 +251,46 @@ impl Rows {
         match self {
             Rows::F16(v) => f16_to_f32(v[i]),
             Rows::F32(v) => v[i],
+            Rows::I8 { values, scales } => {
+                let dim = values.len() / scales.len();
+                scales[i / dim] * f32::from(values[i])
+            }
         }
+    }
+}
+
+/// A query embedding ready for [`Library::score_rows`]: its values, and their i16
+/// quantisation for i8 rows, made once per query segment rather than once per bucket.
+#[derive(Clone, Debug, Default)]
+pub struct QueryVector {
+    values: Vec<f32>,
+    quantized: Vec<i16>,
+    scale: f32,
+}
+
+impl QueryVector {
+    /// `values` prepared for scoring. Panics if a value is not finite.
+    pub fn new(values: &[f32]) -> Self {
+        let mut q = QueryVector::default();
+        q.set(values);
+        q
+    }
+
+    /// Prepares `values` in place of the previous ones (no allocation once grown).
+    pub fn set(&mut self, values: &[f32]) {
+        self.values.clear();
+        self.values.extend_from_slice(values);
+        self.quantized.resize(values.len(), 0);
+        self.scale = quantize_query_i16(values, &mut self.quantized);
+    }
+
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// One prepared vector per `dim` values of `embeddings` (O × D, row-major).
+    pub fn each(embeddings: &[f32], dim: usize) -> Vec<QueryVector> {
+        embeddings.chunks_exact(dim).map(QueryVector::new).collect()
     }
 }
 
@@ -259,6 +362,11 @@ impl Library {
                 rows.len(),
                 config.dim
             ));
+        }
+        if let Rows::I8 { scales, .. } = &rows
+            && scales.len() != n
+        {
+            return Err(format!("{} row scales for {n} rows", scales.len()));
         }
         let mut track_start = Vec::with_capacity(tracks.len() + 1);
         let mut total = 0u64;
@@ -363,19 +471,27 @@ impl Library {
     }
 
     /// Similarities of `query` (D values) with the rows `rows`: `out[i]` = `query` · row
-    /// `rows.start + i`, on the SIMD scan. `out.len()` must be `rows.len()`.
-    pub fn score_rows(&self, query: &[f32], rows: Range<usize>, out: &mut [f32]) {
+    /// `rows.start + i`, on the SIMD scan (for i8 rows, of the query's i16 quantisation:
+    /// see [`scan_i8`]). `out.len()` must be `rows.len()`.
+    pub fn score_rows(&self, query: &QueryVector, rows: Range<usize>, out: &mut [f32]) {
         let dim = self.config.dim as usize;
         assert_eq!(
-            query.len(),
+            query.values.len(),
             dim,
             "Library::score_rows: query [{}] vs dim {dim}",
-            query.len()
+            query.values.len()
         );
         let values = rows.start * dim..rows.end * dim;
         match &self.rows {
-            Rows::F16(v) => scan_f16(query, &v[values], out),
-            Rows::F32(v) => scan_f32(query, &v[values], out),
+            Rows::F16(v) => scan_f16(&query.values, &v[values], out),
+            Rows::F32(v) => scan_f32(&query.values, &v[values], out),
+            Rows::I8 { values: v, scales } => scan_i8(
+                &query.quantized,
+                query.scale,
+                &v[values],
+                &scales[rows],
+                out,
+            ),
         }
     }
 
@@ -387,11 +503,15 @@ impl Library {
         match &self.rows {
             Rows::F16(v) => prefetch(&v[values]),
             Rows::F32(v) => prefetch(&v[values]),
+            Rows::I8 { values: v, scales } => {
+                prefetch(&v[values]);
+                prefetch(&scales[rows]);
+            }
         }
     }
 
     /// Similarity of `query` with one row.
-    pub fn score_row(&self, query: &[f32], row: usize) -> f32 {
+    pub fn score_row(&self, query: &QueryVector, row: usize) -> f32 {
         let mut out = [0.0];
         self.score_rows(query, row..row + 1, &mut out);
         out[0]

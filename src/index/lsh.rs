@@ -26,7 +26,7 @@ use earmark_kernels::probe::{Probe, ProbeSlot, slots_for};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::library::Library;
+use super::library::{Library, QueryVector};
 use super::random::standard_normal;
 
 /// LSH parameters.
@@ -159,11 +159,13 @@ impl LshIndex {
             .collect();
 
         let mut values = vec![0.0f32; n];
+        let mut projection = QueryVector::default();
         let tables = (0..params.tables)
             .map(|l| {
                 let mut keys = vec![KEY_SEED; n];
                 for j in l * params.k..(l + 1) * params.k {
-                    library.score_rows(&projections[j * dim..(j + 1) * dim], 0..n, &mut values);
+                    projection.set(&projections[j * dim..(j + 1) * dim]);
+                    library.score_rows(&projection, 0..n, &mut values);
                     for (key, &v) in keys.iter_mut().zip(&values) {
                         *key = mix(*key, slot(v, offsets[j], params.width));
                     }

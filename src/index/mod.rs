@@ -46,7 +46,7 @@ mod xxh64;
 pub use align::Hit;
 pub use builder::{AddOutcome, LibraryBuilder};
 pub use info::LibraryInfo;
-pub use library::{Dtype, Library, LibraryConfig, Rows, Track};
+pub use library::{Dtype, Library, LibraryConfig, QueryVector, Rows, Track};
 pub use lsh::LshParams;
 pub use search::{
     Answer, Method, MinScore, Query, SearchSettings, Searcher, SegmentMatches, WindowAnswer,

@@ -20,7 +20,7 @@ use earmark_kernels::topk::{Scored, TopK};
 use earmark_kernels::votes::{Candidate, Match, VoteTally};
 
 use super::align::{Hit, align};
-use super::library::Library;
+use super::library::{Library, QueryVector};
 use super::lsh::{LshIndex, LshParams};
 use crate::{Error, Result};
 
@@ -252,8 +252,9 @@ impl<'a> Searcher<'a> {
     /// library's D and K.
     pub fn search(&self, query: &Query, settings: &SearchSettings) -> Result<Answer> {
         let stride = self.check(query)?;
-        let matched = self.matches(query, settings);
-        Ok(self.answer(query, stride, &matched, 0..matched.ends.len(), settings))
+        let prepared = self.prepare(query);
+        let matched = self.match_prepared(query, &prepared, settings);
+        Ok(self.answer(&prepared, stride, &matched, 0..prepared.len(), settings))
     }
 
     /// Searches a long query window by window (monitoring): one answer per window of
@@ -268,12 +269,13 @@ impl<'a> Searcher<'a> {
     ) -> Result<Vec<WindowAnswer>> {
         let stride = self.check(query)?;
         let ranges = window_ranges(self.segments(query), query.hop, windows)?;
-        let matched = self.matches(query, settings);
+        let prepared = self.prepare(query);
+        let matched = self.match_prepared(query, &prepared, settings);
         Ok(ranges
             .into_iter()
             .map(|(offset_s, range)| WindowAnswer {
                 offset_s,
-                answer: self.answer(query, stride, &matched, range, settings),
+                answer: self.answer(&prepared, stride, &matched, range, settings),
             })
             .collect())
     }
@@ -313,16 +315,21 @@ impl<'a> Searcher<'a> {
         n
     }
 
-    /// Aligns the segments `range` of a matched query.
+    /// The query's segment embeddings, prepared for scoring. Panics on a shape mismatch.
+    fn prepare(&self, query: &Query) -> Vec<QueryVector> {
+        self.segments(query);
+        QueryVector::each(query.embeddings, self.library.config().dim as usize)
+    }
+
+    /// Aligns the segments `range` of a matched query (`prepared`: all its segments).
     fn answer(
         &self,
-        query: &Query,
+        prepared: &[QueryVector],
         stride: u32,
         matched: &SegmentMatches,
         range: std::ops::Range<usize>,
         settings: &SearchSettings,
     ) -> Answer {
-        let dim = self.library.config().dim as usize;
         let votes: usize = range.clone().map(|o| matched.of(o).len()).sum();
         let mut buffer = vec![Candidate::EMPTY; votes];
         let mut tally = VoteTally::new(&mut buffer);
@@ -331,8 +338,13 @@ impl<'a> Searcher<'a> {
             // r = `stride`.
             tally.add(o as u32 * stride, matched.of(segment));
         }
-        let embeddings = &query.embeddings[range.start * dim..range.end * dim];
-        let hits = align(self.library, embeddings, stride, tally.tally(), settings);
+        let hits = align(
+            self.library,
+            &prepared[range.clone()],
+            stride,
+            tally.tally(),
+            settings,
+        );
         let scored: usize = range.clone().map(|o| matched.scored[o]).sum();
         let rows = self.library.rows().max(1) as f64;
         Answer {
@@ -351,9 +363,19 @@ impl<'a> Searcher<'a> {
     /// Panics if the query's shapes disagree with the library's D and K, or (hash table)
     /// if a logit is not finite.
     pub fn matches(&self, query: &Query, settings: &SearchSettings) -> SegmentMatches {
-        let n = self.segments(query);
+        self.match_prepared(query, &self.prepare(query), settings)
+    }
+
+    /// [`Searcher::matches`] with the query's segments already prepared.
+    fn match_prepared(
+        &self,
+        query: &Query,
+        prepared: &[QueryVector],
+        settings: &SearchSettings,
+    ) -> SegmentMatches {
+        let n = prepared.len();
         let c = self.library.config();
-        let (dim, k) = (c.dim as usize, c.k as usize);
+        let k = c.k as usize;
         // Small budgets use the heap enumeration (no set-up); larger ones the split one.
         let use_split = settings.probe_budget >= SPLIT_FROM_BUCKETS;
         let (probe_slots, split_slots) = match self.backend {
@@ -373,8 +395,7 @@ impl<'a> Searcher<'a> {
             ends: Vec::with_capacity(n),
             scored: Vec::with_capacity(n),
         };
-        for o in 0..n {
-            let e = &query.embeddings[o * dim..(o + 1) * dim];
+        for (o, e) in prepared.iter().enumerate() {
             let q = &query.logits[o * k..(o + 1) * k];
             let Scratch {
                 sims,
@@ -419,7 +440,7 @@ impl<'a> Searcher<'a> {
     /// their rows prefetched before the current one is scored.
     fn probe_buckets(
         &self,
-        e: &[f32],
+        e: &QueryVector,
         buckets: impl Iterator<Item = (u32, f32)>,
         settings: &SearchSettings,
         sims: &mut Vec<f32>,
@@ -460,14 +481,14 @@ impl<'a> Searcher<'a> {
     fn score_lsh(
         &self,
         index: &LshIndex,
-        e: &[f32],
+        e: &QueryVector,
         settings: &SearchSettings,
         rows: &mut Vec<u32>,
         sims: &mut Vec<f32>,
         best: &mut TopK,
     ) -> usize {
         rows.clear();
-        index.candidates(e, settings.candidate_budget, rows);
+        index.candidates(e.values(), settings.candidate_budget, rows);
         rows.sort_unstable();
         rows.dedup();
         let library = self.library;
@@ -485,7 +506,7 @@ impl<'a> Searcher<'a> {
     }
 
     /// Exhaustive: every row, in chunks.
-    fn scan_all(&self, e: &[f32], sims: &mut Vec<f32>, best: &mut TopK) -> usize {
+    fn scan_all(&self, e: &QueryVector, sims: &mut Vec<f32>, best: &mut TopK) -> usize {
         let n = self.library.rows();
         sims.resize(EXHAUSTIVE_CHUNK.min(n), 0.0);
         for start in (0..n).step_by(EXHAUSTIVE_CHUNK) {

@@ -25,7 +25,7 @@ fn index_problem(result: crate::Result<Library>) -> String {
 #[test]
 fn round_trip_keeps_everything() {
     let dir = temp_dir("round-trip");
-    for dtype in [Dtype::F16, Dtype::F32] {
+    for dtype in Dtype::ALL {
         let library = small_library(dtype);
         let path = dir.join(format!("{dtype:?}.earmark"));
         library.save(&path).unwrap();
@@ -53,6 +53,42 @@ fn f16_storage_is_close_to_f32() {
         .map(|i| (a.embeddings().get(i) - b.embeddings().get(i)).abs())
         .fold(0.0, f32::max);
     assert!(worst > 0.0 && worst < 1e-3, "worst f16 rounding {worst}");
+}
+
+#[test]
+fn i8_storage_rounds_each_row_within_half_its_step() {
+    let (a, b) = (small_library(Dtype::I8), small_library(Dtype::F32));
+    let dim = a.config().dim as usize;
+    let crate::index::Rows::I8 { scales, .. } = a.embeddings() else {
+        panic!("the library is i8")
+    };
+    for (row, &scale) in scales.iter().enumerate() {
+        let values = row * dim..(row + 1) * dim;
+        let max = values
+            .clone()
+            .map(|i| b.embeddings().get(i).abs())
+            .fold(0.0, f32::max);
+        assert!((scale - max / 127.0).abs() <= 1e-6 * max, "row {row}");
+        for i in values {
+            let error = (a.embeddings().get(i) - b.embeddings().get(i)).abs();
+            assert!(
+                error <= scale * 0.5 + 1e-7,
+                "value {i}: {error} vs step {scale}"
+            );
+        }
+    }
+    // A row scale that is negative or not finite is refused on load.
+    let dir = temp_dir("i8-scale");
+    for bad in [-1.0, f32::NAN] {
+        let mut library = small_library(Dtype::I8);
+        if let crate::index::Rows::I8 { scales, .. } = &mut library.rows {
+            scales[3] = bad;
+        }
+        let path = dir.join("bad-scale.earmark");
+        library.save(&path).unwrap();
+        let problem = index_problem(Library::open(&path, MODEL));
+        assert!(problem.contains("scale is negative"), "{problem}");
+    }
 }
 
 #[test]

@@ -37,7 +37,7 @@ fn lsh_tables_are_deterministic_and_multi_probe_widens_the_candidates() {
     );
     let embeddings = match library.embeddings() {
         crate::index::Rows::F32(v) => v.clone(),
-        crate::index::Rows::F16(_) => unreachable!("the library is f32"),
+        _ => unreachable!("the library is f32"),
     };
     let (mut found_self, mut single_total, mut multi_total) = (0, 0, 0);
     for row in (0..library.rows()).step_by(7) {

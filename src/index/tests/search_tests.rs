@@ -11,7 +11,8 @@ use super::fixtures::{Fixture, build, config, synth, tracks};
 use crate::index::align::aligned_similarity;
 use crate::index::synth::{Synth, SynthConfig};
 use crate::index::{
-    Dtype, Library, LshParams, Method, MinScore, Query, SearchSettings, Searcher, Windows,
+    Dtype, Library, LshParams, Method, MinScore, Query, QueryVector, SearchSettings, Searcher,
+    Windows,
 };
 
 const DIM: usize = 128;
@@ -198,8 +199,48 @@ fn matches(searcher: &Searcher, e: &[f32], q: &[f32], settings: &SearchSettings)
 }
 
 #[test]
+fn i8_rows_answer_as_f32_rows_do() {
+    let (exact, small) = (setup(Dtype::F32), setup(Dtype::I8));
+    let settings = SearchSettings {
+        probe_budget: 24,
+        ..SearchSettings::default()
+    };
+    for method in [Method::HashTable, Method::Exhaustive] {
+        let (a, b) = (
+            Searcher::new(&exact.library, method),
+            Searcher::new(&small.library, method),
+        );
+        for i in 0..8u64 {
+            let (t, start) = (
+                (i * 5 % 20) as usize,
+                ((i * 29) % (SEGMENTS - QUERY) as u64) as f64,
+            );
+            let (e, q) = query_of(&exact, t, start + 0.3, QUERY, i);
+            let (x, y) = (
+                a.search(&query(&e, &q), &settings).unwrap(),
+                b.search(&query(&e, &q), &settings).unwrap(),
+            );
+            let (x, y) = (x.best().unwrap(), y.best().unwrap());
+            assert_eq!(
+                (x.track, x.start),
+                (y.track, y.start),
+                "{method:?}: query {i}"
+            );
+            assert!(
+                (x.score - y.score).abs() < 2e-3,
+                "{method:?}: {x:?} vs {y:?}"
+            );
+            assert!(
+                (x.start_s - y.start_s).abs() < 0.01,
+                "{method:?}: {x:?} vs {y:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn hash_table_with_unlimited_budget_equals_exhaustive() {
-    for dtype in [Dtype::F16, Dtype::F32] {
+    for dtype in Dtype::ALL {
         let s = setup(dtype);
         let settings = SearchSettings::default().unlimited();
         let table = Searcher::new(&s.library, Method::HashTable);
@@ -280,7 +321,7 @@ fn alignment_never_crosses_a_track_boundary() {
     assert!(best.votes <= 8, "{best:?}");
     // The 4 segments hanging off the track's start count 0: the score is about 8/12 of
     // the in-track similarity.
-    let inside = aligned_similarity(&s.library, &e[4 * DIM..], 1, 7, 0);
+    let inside = aligned_similarity(&s.library, &QueryVector::each(&e[4 * DIM..], DIM), 1, 7, 0);
     assert!(
         (best.score - inside * 8.0 / 12.0).abs() < 1e-5,
         "{} vs {inside}",
