@@ -1,8 +1,8 @@
 //! Tensor engine speed: GEMM at the encoder's shapes and one encoder layer forward +
 //! backward.
 //!
-//! Thread count comes from `MATMUL_NUM_THREADS` (read once per process by matrixmultiply
-//! and by our batch-parallel loops), so run it once per setting:
+//! Thread count comes from `MATMUL_NUM_THREADS` (read once per process by our GEMM split
+//! and batch-parallel loops), so run it once per setting:
 //!
 //! ```text
 //! MATMUL_NUM_THREADS=1 cargo bench --no-default-features --bench tensor

@@ -1,6 +1,6 @@
 //! Batch-parallel loops over independent items (rows, sequences) with `std::thread::scope`.
 //!
-//! GEMM has its own thread pool (matrixmultiply, `MATMUL_NUM_THREADS`); this is for the
+//! GEMM splits its output into blocks over the same threads (`gemm.rs`); this is for the
 //! other ops whose work splits into independent items: layer norm over rows, attention
 //! over sequences. Kept deliberately simple: contiguous ranges of items, one scoped thread
 //! per range, and only when the work is large enough to pay for starting the threads.
@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 /// scoped thread costs ≈ 20–40 µs, which this much work (≈ 50–100 µs) clearly repays.
 pub const MIN_PARALLEL_WORK: usize = 1 << 18;
 
-/// Upper bound on threads, the same as matrixmultiply's (it supports at most 4).
+/// Upper bound on threads.
 const MAX_THREADS: usize = 4;
 
 /// Worker threads for batch-parallel ops: `MATMUL_NUM_THREADS` if set (so one variable
