@@ -94,14 +94,16 @@ fn gemm_blocks(
     c: &mut [f32],
     blocks: usize,
 ) {
+    check_sizes("gemm", m, k, n, &a, &b, c);
     let (rsa, csa) = a.strides(k, m);
     let (rsb, csb) = b.strides(n, k);
     let c_ptr = OutPtr(c.as_mut_ptr());
     let run = |rows: Range<usize>, cols: Range<usize>| {
         let c_ptr = &c_ptr;
-        // SAFETY: `check_sizes` proved that `a` holds m·k, `b` k·n and `c` m·n floats; the
-        // block is rows × cols of C with rows ⊆ 0..m and cols ⊆ 0..n, so with the strides
-        // above every index sgemm forms from the offset pointers stays inside its slice.
+        // SAFETY: `check_sizes` above proved that `a` holds m·k, `b` k·n and `c` m·n
+        // floats; the block is rows × cols of C with rows ⊆ 0..m and cols ⊆ 0..n, so with
+        // the strides above every index sgemm forms from the offset pointers stays inside
+        // its slice.
         // `c` is an exclusive borrow; blocks run at the same time are disjoint, and within
         // one block (unit column stride, row stride n ≥ 1) no two elements alias each
         // other or `a`/`b`.
