@@ -361,7 +361,7 @@ impl<'a> Searcher<'a> {
     /// Every query segment's `top` matches and the rows scored for it, before alignment
     /// (for diagnostics: recall against the exhaustive search, effort per segment).
     /// Panics if the query's shapes disagree with the library's D and K, or (hash table)
-    /// if a logit is not finite.
+    /// if a logit is not finite, or if an embedding value is not finite.
     pub fn matches(&self, query: &Query, settings: &SearchSettings) -> SegmentMatches {
         self.match_prepared(query, &self.prepare(query), settings)
     }
