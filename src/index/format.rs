@@ -448,10 +448,8 @@ pub fn read(path: &Path, model_id: Option<u64>) -> Result<Library> {
     }
 
     let tracks = parse_track_table(&table, header.tracks).map_err(bad)?;
-    if let Some(i) = rows.first_non_finite() {
-        return Err(bad(format!(
-            "embedding value {i} is not finite (or its row's scale is negative)"
-        )));
+    if let Some(problem) = rows.problem() {
+        return Err(bad(problem));
     }
     Library::from_parts(config, tracks, offsets, rows, segment_of_row).map_err(bad)
 }

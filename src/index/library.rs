@@ -230,19 +230,27 @@ impl Rows {
         }
     }
 
-    /// Index of the first value that is NaN or infinite (for i8 rows: the first value of
-    /// the first row whose scale is not finite and ≥ 0).
-    pub(crate) fn first_non_finite(&self) -> Option<usize> {
+    /// The first value that cannot be a stored embedding's, if any: a NaN or infinite
+    /// value, or for i8 rows a scale that is not a finite number ≥ 0.
+    pub(crate) fn problem(&self) -> Option<String> {
         // f16: exponent bits all ones means infinity or NaN.
         const F16_EXPONENT: u16 = 0x7c00;
+        let not_finite = |i: usize| format!("embedding value {i} is not finite");
         match self {
-            Rows::F16(v) => v.iter().position(|&x| x & F16_EXPONENT == F16_EXPONENT),
-            Rows::F32(v) => v.iter().position(|x| !x.is_finite()),
-            Rows::I8 { values, scales } => {
-                let dim = values.len().checked_div(scales.len()).unwrap_or(0);
-                let bad = |s: &f32| !(s.is_finite() && *s >= 0.0);
-                scales.iter().position(bad).map(|row| row * dim)
-            }
+            Rows::F16(v) => v
+                .iter()
+                .position(|&x| x & F16_EXPONENT == F16_EXPONENT)
+                .map(not_finite),
+            Rows::F32(v) => v.iter().position(|x| !x.is_finite()).map(not_finite),
+            Rows::I8 { scales, .. } => scales
+                .iter()
+                .position(|s| !(s.is_finite() && *s >= 0.0))
+                .map(|row| {
+                    format!(
+                        "row {row} has scale {}, not a finite number ≥ 0",
+                        scales[row]
+                    )
+                }),
         }
     }
 

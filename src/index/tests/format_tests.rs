@@ -77,9 +77,12 @@ fn i8_storage_rounds_each_row_within_half_its_step() {
             );
         }
     }
-    // A row scale that is negative or not finite is refused on load.
+}
+
+#[test]
+fn i8_row_scales_that_are_negative_or_not_finite_are_refused() {
     let dir = temp_dir("i8-scale");
-    for bad in [-1.0, f32::NAN] {
+    for bad in [-1.0, f32::NAN, f32::INFINITY] {
         let mut library = small_library(Dtype::I8);
         if let crate::index::Rows::I8 { scales, .. } = &mut library.rows {
             scales[3] = bad;
@@ -87,7 +90,10 @@ fn i8_storage_rounds_each_row_within_half_its_step() {
         let path = dir.join("bad-scale.earmark");
         library.save(&path).unwrap();
         let problem = index_problem(Library::open(&path, MODEL));
-        assert!(problem.contains("scale is negative"), "{problem}");
+        assert!(
+            problem.contains(&format!("row 3 has scale {bad}, not a finite number")),
+            "{problem}"
+        );
     }
 }
 
