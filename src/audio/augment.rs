@@ -14,6 +14,7 @@
 mod convolve;
 mod mix;
 mod offset;
+mod vary;
 
 pub use convolve::{
     block_fft_len, direct_convolve, fft_convolve, fft_convolve_pair, reverberate, reverberate_pair,
@@ -22,6 +23,7 @@ pub use mix::{
     LOOP_CROSSFADE, SILENT_POWER, fit_noise, mean_power, mix_at_snr, peak_normalize, snr_db,
 };
 pub use offset::{cut_window, draw_shift};
+pub use vary::{COLOUR_PROBABILITY, LAYER_LEVEL_DB, LAYER_PROBABILITY, colour, layer};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -53,6 +55,10 @@ pub struct AugmentConfig {
     /// the default): a folder of a hundred short effects then does not drown out a few
     /// long recordings. Evaluation conditions always draw uniformly.
     pub noise_by_duration: bool,
+    /// Training pairs vary their noise excerpt: coloured with probability
+    /// [`COLOUR_PROBABILITY`] ([`colour`]) and layered with a second clip with probability
+    /// [`LAYER_PROBABILITY`] ([`layer`]). Evaluation conditions never do.
+    pub vary_noise: bool,
 }
 
 impl Default for AugmentConfig {
@@ -65,6 +71,7 @@ impl Default for AugmentConfig {
             generated_noises_per_kind: 2,
             generated_noise_s: 10.0,
             noise_by_duration: false,
+            vary_noise: false,
         }
     }
 }
@@ -207,13 +214,7 @@ impl Augmenter {
     /// probability, the SNR uniform over `snrs_db`, the RIR uniform, the clip uniform or
     /// (with `noise_by_duration`) in proportion to its length.
     pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Distortion {
-        let noise = if self.config.noise_by_duration {
-            let total = self.noise_ends.last().copied().unwrap_or(0);
-            let at = rng.random_range(0..total);
-            self.noise_ends.partition_point(|&end| end <= at)
-        } else {
-            rng.random_range(0..self.noises.len())
-        };
+        let noise = self.draw_noise(rng);
         let rir = rng.random_range(0..self.rirs.len());
         let snr_db = self.config.snrs_db[rng.random_range(0..self.config.snrs_db.len())];
         match rng.random_range(0..3) {
@@ -221,6 +222,40 @@ impl Augmenter {
             1 => Distortion::Reverb { rir },
             _ => Distortion::NoiseReverb { noise, rir, snr_db },
         }
+    }
+
+    /// A training noise clip: uniform, or (with `noise_by_duration`) in proportion to its
+    /// length.
+    fn draw_noise<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        if self.config.noise_by_duration {
+            let total = self.noise_ends.last().copied().unwrap_or(0);
+            let at = rng.random_range(0..total);
+            self.noise_ends.partition_point(|&end| end <= at)
+        } else {
+            rng.random_range(0..self.noises.len())
+        }
+    }
+
+    /// `len` samples of noise clip `noise` from a random start ([`fit_noise`]); for a
+    /// training pair with `vary_noise`, coloured and layered as the config says.
+    fn excerpt<R: Rng + ?Sized>(
+        &self,
+        noise: usize,
+        len: usize,
+        training: bool,
+        rng: &mut R,
+    ) -> Vec<f32> {
+        let mut x = fit_noise(&self.noises[noise], len, rng);
+        if training && self.config.vary_noise {
+            if rng.random_bool(LAYER_PROBABILITY) {
+                let other = fit_noise(&self.noises[self.draw_noise(rng)], len, rng);
+                layer(&mut x, &other, rng);
+            }
+            if rng.random_bool(COLOUR_PROBABILITY) {
+                colour(&mut x, rng);
+            }
+        }
+        x
     }
 
     /// A distortion for an evaluation condition: a uniform noise clip, and a uniform RIR
@@ -286,6 +321,19 @@ impl Augmenter {
         context: usize,
         rng: &mut R,
     ) -> Vec<f32> {
+        self.distort(distortion, x, context, false, rng)
+    }
+
+    /// [`Self::apply_with_context`], varying the noise excerpt if `training` (see
+    /// [`AugmentConfig::vary_noise`]).
+    fn distort<R: Rng + ?Sized>(
+        &self,
+        distortion: &Distortion,
+        x: &[f32],
+        context: usize,
+        training: bool,
+        rng: &mut R,
+    ) -> Vec<f32> {
         assert!(
             context <= x.len(),
             "apply_with_context: context {context} longer than the input of {} samples",
@@ -297,7 +345,7 @@ impl Augmenter {
             Distortion::Clean => (x[context..].to_vec(), None),
             Distortion::Noise { noise, snr_db } => (
                 x[context..].to_vec(),
-                Some((fit_noise(&self.noises[noise], window, rng), snr_db)),
+                Some((self.excerpt(noise, window, training, rng), snr_db)),
             ),
             Distortion::Reverb { rir } => {
                 let rir = &self.rirs[rir];
@@ -308,7 +356,7 @@ impl Augmenter {
             }
             Distortion::NoiseReverb { noise, rir, snr_db } => {
                 let rir = &self.rirs[rir];
-                let noise = fit_noise(&self.noises[noise], x.len(), rng);
+                let noise = self.excerpt(noise, x.len(), training, rng);
                 let (mut wet, mut wet_noise) =
                     reverberate_pair(x, &noise, &rir.samples, rir.direct);
                 (
@@ -329,7 +377,8 @@ impl Augmenter {
     }
 
     /// The positive for an anchor `audio[start .. start + len]`: a shift drawn by
-    /// [`draw_shift`] within ±[`Self::max_shift`], a distortion drawn by [`Self::draw`],
+    /// [`draw_shift`] within ±[`Self::max_shift`], a distortion drawn by [`Self::draw`]
+    /// (its noise excerpt varied if [`AugmentConfig::vary_noise`]),
     /// and the shifted window distorted with as much preceding audio as the RIR's tail
     /// can reach as context (silence before the start of `audio`).
     pub fn positive<R: Rng + ?Sized>(
@@ -341,7 +390,8 @@ impl Augmenter {
     ) -> Positive {
         let shift = draw_shift(audio.len(), start, len, self.max_shift(), rng);
         let distortion = self.draw(rng);
-        let samples = self.render(&distortion, audio, start as isize + shift, len, rng);
+        let samples =
+            self.cut_and_distort(&distortion, audio, start as isize + shift, len, true, rng);
         Positive {
             samples,
             distortion,
@@ -360,6 +410,19 @@ impl Augmenter {
         len: usize,
         rng: &mut R,
     ) -> Vec<f32> {
+        self.cut_and_distort(distortion, audio, start, len, false, rng)
+    }
+
+    /// [`Self::render`], varying the noise if `training`.
+    fn cut_and_distort<R: Rng + ?Sized>(
+        &self,
+        distortion: &Distortion,
+        audio: &[f32],
+        start: isize,
+        len: usize,
+        training: bool,
+        rng: &mut R,
+    ) -> Vec<f32> {
         let context = match *distortion {
             Distortion::Reverb { rir } | Distortion::NoiseReverb { rir, .. } => {
                 self.rirs[rir].tail_len()
@@ -367,7 +430,7 @@ impl Augmenter {
             Distortion::Clean | Distortion::Noise { .. } => 0,
         };
         let x = cut_window(audio, start - context as isize, context + len);
-        self.apply_with_context(distortion, &x, context, rng)
+        self.distort(distortion, &x, context, training, rng)
     }
 }
 

@@ -334,3 +334,102 @@ fn noise_by_duration_draws_clips_in_proportion_to_their_length() {
         "by duration: {by_duration}"
     );
 }
+
+#[test]
+fn colouring_tilts_and_shapes_the_spectrum_deterministically() {
+    use crate::audio::noise::tests::{band_power, power_spectrum};
+    let white = generate(NoiseKind::White, 32_000, &mut StdRng::seed_from_u64(4));
+    let frame = 512;
+    // Low (100–500 Hz) over high (2–6 kHz) band power in dB, per colouring seed.
+    let balance = |x: &[f32]| {
+        let psd = power_spectrum(x, frame);
+        let low = band_power(&psd, frame, 100.0, 500.0) / 400.0;
+        let high = band_power(&psd, frame, 2000.0, 6000.0) / 4000.0;
+        10.0 * (low / high).log10()
+    };
+    let white_balance = balance(&white);
+    assert!(white_balance.abs() < 1.5, "white: {white_balance} dB");
+    let balances: Vec<f64> = (0..40)
+        .map(|seed| {
+            let mut x = white.clone();
+            colour(&mut x, &mut StdRng::seed_from_u64(seed));
+            let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(x.iter().all(|v| v.is_finite()) && (peak - 1.0).abs() < 1e-6);
+            let mut again = white.clone();
+            colour(&mut again, &mut StdRng::seed_from_u64(seed));
+            assert_eq!(x, again, "seed {seed}");
+            balance(&x)
+        })
+        .collect();
+    // Both darker and brighter colourings, each by a clear margin.
+    let (min, max) = balances
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &b| (lo.min(b), hi.max(b)));
+    assert!(min < -6.0 && max > 6.0, "balances {min:.1} … {max:.1} dB");
+}
+
+#[test]
+fn layering_adds_the_second_clip_at_its_relative_level() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let a = generate(NoiseKind::White, 16_000, &mut rng);
+    let b = generate(NoiseKind::Brown, 16_000, &mut rng);
+    for seed in 0..20 {
+        let mut x = a.clone();
+        let mut draw = StdRng::seed_from_u64(seed);
+        layer(&mut x, &b, &mut draw);
+        let level_db = StdRng::seed_from_u64(seed).random_range(LAYER_LEVEL_DB.0..LAYER_LEVEL_DB.1);
+        // x = (a + s·b) / peak with s set so that P(s·b) / P(a) = 10^(level/10): the
+        // component along b carries that share of the power.
+        let along = |u: &[f32], v: &[f32]| {
+            u.iter()
+                .zip(v)
+                .map(|(&p, &q)| p as f64 * q as f64)
+                .sum::<f64>()
+        };
+        let coef_b = along(&x, &b) / along(&b, &b);
+        let coef_a = along(&x, &a) / along(&a, &a);
+        let measured = 10.0
+            * ((coef_b * coef_b * mean_power(&b)) / (coef_a * coef_a * mean_power(&a))).log10();
+        assert!(
+            (measured - level_db).abs() < 0.5,
+            "seed {seed}: {measured} dB, wanted {level_db}"
+        );
+    }
+    // A silent second clip changes nothing.
+    let mut x = a.clone();
+    layer(&mut x, &vec![0.0; 16_000], &mut rng);
+    assert_eq!(x, a);
+}
+
+#[test]
+fn only_training_pairs_vary_their_noise() {
+    let config = |vary_noise| AugmentConfig {
+        vary_noise,
+        ..small_config()
+    };
+    let plain = Augmenter::new(config(false), vec![], vec![], 1).unwrap();
+    let varied = Augmenter::new(config(true), vec![], vec![], 1).unwrap();
+    let audio = track();
+    // Evaluation renders are the same with or without the option ...
+    for seed in 0..8 {
+        let d = plain.draw(&mut StdRng::seed_from_u64(seed));
+        let render =
+            |a: &Augmenter| a.render(&d, &audio, 8000, 16_000, &mut StdRng::seed_from_u64(seed));
+        assert_eq!(render(&plain), render(&varied), "seed {seed}");
+    }
+    // ... while training positives with noise differ, deterministically for a seed.
+    let mut differ = 0;
+    for seed in 0..8 {
+        let positive =
+            |a: &Augmenter| a.positive(&audio, 8000, 16_000, &mut StdRng::seed_from_u64(seed));
+        let (p, v) = (positive(&plain), positive(&varied));
+        assert_eq!(v, positive(&varied));
+        assert_eq!(p.distortion, v.distortion);
+        if let Distortion::Noise { .. } | Distortion::NoiseReverb { .. } = v.distortion {
+            differ += usize::from(p.samples != v.samples);
+        } else {
+            assert_eq!(p.samples, v.samples, "seed {seed}");
+        }
+    }
+    assert!(differ > 0);
+}
