@@ -79,7 +79,7 @@ done
 music_packages=(wesnoth-1.16-music planetblupi-music-ogg hyperrogue-music asc-music)
 [[ $supertuxkart -eq 1 ]] && music_packages+=(supertuxkart-data)
 other_packages=()
-[[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data
+[[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data
     jconvolver-config-files guitarix-common)
 packages=("${music_packages[@]}" "${other_packages[@]}")
 
@@ -267,6 +267,21 @@ if [[ $music_only -eq 0 ]]; then
         if awk -v s="$(soxi -D "$f")" 'BEGIN {exit !(s >= 3.0)}'; then
             place_audio "$f" "$out/noise/lincity/${f##*/}"
         fi
+    done
+
+    d=$(unpacked megaglest-data)
+    licence megaglest-data "$d"
+    # The tilesets' ambiences (birdsong by day, crickets by night, rain, wind, a hellish
+    # drone), each once: tilesets that share a file hold a symlink to it. Not the one-shot
+    # animal calls (wolf, chicken, owl, hawk, ...).
+    for f in "$d"/usr/share/games/megaglest/tilesets/*/sounds/*; do
+        [[ -L $f ]] && continue
+        case ${f##*/} in
+            day.* | night.* | nightime.* | sunny_day.* | desertday.* | rain.* | wind.* | hell.*)
+                tileset=${f%/sounds/*}
+                place_audio "$f" "$out/noise/megaglest/${tileset##*/}-${f##*/}"
+                ;;
+        esac
     done
 
     # Speech babble: espeak-ng talkers (voices, variants, rates and pitches all differ)
