@@ -69,7 +69,7 @@ fi
 
 # --- Tools -------------------------------------------------------------------------------
 tools=(sox libsox-fmt-all)
-[[ $music_only -eq 1 ]] || tools+=(espeak-ng)
+[[ $music_only -eq 1 ]] || tools+=(espeak-ng unzip)
 missing_tools=()
 for t in "${tools[@]}"; do
     dpkg-query -W -f='${Status}' "$t" 2>/dev/null | grep -q 'install ok installed' || missing_tools+=("$t")
@@ -79,7 +79,7 @@ done
 music_packages=(wesnoth-1.16-music planetblupi-music-ogg hyperrogue-music asc-music)
 [[ $supertuxkart -eq 1 ]] && music_packages+=(supertuxkart-data)
 other_packages=()
-[[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data
+[[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data 0ad-data
     jconvolver-config-files guitarix-common)
 packages=("${music_packages[@]}" "${other_packages[@]}")
 
@@ -282,6 +282,22 @@ if [[ $music_only -eq 0 ]]; then
                 place_audio "$f" "$out/noise/megaglest/${tileset##*/}-${f##*/}"
                 ;;
         esac
+    done
+
+    d=$(unpacked 0ad-data)
+    licence 0ad-data "$d"
+    # 0 A.D.'s ambiences (farms, ports and markets, temperate and tropical days, rivers,
+    # waves, rain, snowstorm, thunder, wind): 42 recordings, 29 min, packed in the game's
+    # 3 GB public.zip, from which only audio/ambient/*/*.ogg is extracted.
+    ambient=$cache/unpacked/0ad-ambient
+    if [[ ! -e $ambient/.done ]]; then
+        rm -rf "$ambient"
+        unzip -q -o "$d/usr/share/games/0ad/mods/public/public.zip" 'audio/ambient/*/*.ogg' -d "$ambient"
+        touch "$ambient/.done"
+    fi
+    for f in "$ambient"/audio/ambient/*/*.ogg; do
+        kind=${f%/*}
+        place_audio "$f" "$out/noise/0ad/${kind##*/}-${f##*/}"
     done
 
     # Speech babble: espeak-ng talkers (voices, variants, rates and pitches all differ)
