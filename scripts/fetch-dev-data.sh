@@ -21,6 +21,7 @@ usage: scripts/fetch-dev-data.sh [options]
 
   --music-only       lay out music only (no noise, babble or impulse responses)
   --no-supertuxkart  skip supertuxkart-data (a 630 MB download for ~50 min of music)
+  --no-0ad           skip 0ad-data (a 1.4 GB download for 29 min of training noise)
   --copy             copy files out of the cache instead of symlinking them
   --cache DIR        where .deb files are downloaded and unpacked
                      (default: $EARMARK_DEV_CACHE or ~/.cache/earmark/dev-data)
@@ -34,11 +35,13 @@ cache=${EARMARK_DEV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/earmark/dev-data}
 out=$repo/data/dev
 music_only=0
 supertuxkart=1
+zero_ad=1
 copy=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --music-only) music_only=1 ;;
         --no-supertuxkart) supertuxkart=0 ;;
+        --no-0ad) zero_ad=0 ;;
         --copy) copy=1 ;;
         --cache) cache=${2:?--cache needs a directory}; shift ;;
         --out) out=${2:?--out needs a directory}; shift ;;
@@ -79,8 +82,9 @@ done
 music_packages=(wesnoth-1.16-music planetblupi-music-ogg hyperrogue-music asc-music)
 [[ $supertuxkart -eq 1 ]] && music_packages+=(supertuxkart-data)
 other_packages=()
-[[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data 0ad-data
+[[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data
     jconvolver-config-files guitarix-common)
+[[ $music_only -eq 0 && $zero_ad -eq 1 ]] && other_packages+=(0ad-data)
 packages=("${music_packages[@]}" "${other_packages[@]}")
 
 # apt-cache knows nothing before the first `apt-get update`: update once if needed.
@@ -284,21 +288,23 @@ if [[ $music_only -eq 0 ]]; then
         esac
     done
 
-    d=$(unpacked 0ad-data)
-    licence 0ad-data "$d"
-    # 0 A.D.'s ambiences (farms, ports and markets, temperate and tropical days, rivers,
-    # waves, rain, snowstorm, thunder, wind): 42 recordings, 29 min, packed in the game's
-    # 3 GB public.zip, from which only audio/ambient/*/*.ogg is extracted.
-    ambient=$cache/unpacked/0ad-ambient
-    if [[ ! -e $ambient/.done ]]; then
-        rm -rf "$ambient"
-        unzip -q -o "$d/usr/share/games/0ad/mods/public/public.zip" 'audio/ambient/*/*.ogg' -d "$ambient"
-        touch "$ambient/.done"
+    if [[ $zero_ad -eq 1 ]]; then
+        d=$(unpacked 0ad-data)
+        licence 0ad-data "$d"
+        # 0 A.D.'s ambiences (farms, ports and markets, temperate and tropical days, rivers,
+        # waves, rain, snowstorm, thunder, wind): 42 recordings, 29 min, packed in the game's
+        # 3 GB public.zip, from which only audio/ambient/*/*.ogg is extracted.
+        ambient=$cache/unpacked/0ad-ambient
+        if [[ ! -e $ambient/.done ]]; then
+            rm -rf "$ambient"
+            unzip -q -o "$d/usr/share/games/0ad/mods/public/public.zip" 'audio/ambient/*/*.ogg' -d "$ambient"
+            touch "$ambient/.done"
+        fi
+        for f in "$ambient"/audio/ambient/*/*.ogg; do
+            kind=${f%/*}
+            place_audio "$f" "$out/noise/0ad/${kind##*/}-${f##*/}"
+        done
     fi
-    for f in "$ambient"/audio/ambient/*/*.ogg; do
-        kind=${f%/*}
-        place_audio "$f" "$out/noise/0ad/${kind##*/}-${f##*/}"
-    done
 
     # Speech babble: espeak-ng talkers (voices, variants, rates and pitches all differ)
     # reading different sentences, started at staggered times and mixed.
