@@ -57,7 +57,8 @@ pub struct AugmentConfig {
     pub noise_by_duration: bool,
     /// Training pairs vary their noise excerpt: coloured with probability
     /// [`COLOUR_PROBABILITY`] ([`colour`]) and layered with a second clip with probability
-    /// [`LAYER_PROBABILITY`] ([`layer`]). Evaluation conditions never do.
+    /// [`LAYER_PROBABILITY`] ([`layer`]). Evaluation conditions never do, and
+    /// [`Augmenter::render`] of a positive's [`Distortion`] then gives its unvaried twin.
     pub vary_noise: bool,
 }
 
