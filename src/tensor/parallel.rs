@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 /// scoped thread costs ≈ 20–40 µs, which this much work (≈ 50–100 µs) clearly repays.
 pub const MIN_PARALLEL_WORK: usize = 1 << 18;
 
-/// Upper bound on threads.
+/// Upper bound on threads: matrixmultiply's own limit, kept when GEMM moved onto these
+/// threads. Only 1 and 2 have been measured (the development machine has 2 cores).
 const MAX_THREADS: usize = 4;
 
 /// Worker threads for batch-parallel ops: `MATMUL_NUM_THREADS` if set (so one variable
