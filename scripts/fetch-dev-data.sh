@@ -83,6 +83,7 @@ music_packages=(wesnoth-1.16-music planetblupi-music-ogg hyperrogue-music asc-mu
 [[ $supertuxkart -eq 1 ]] && music_packages+=(supertuxkart-data)
 other_packages=()
 [[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data
+    scorched3d-data lugaru-data extremetuxracer-data trigger-rally-data endless-sky-data
     jconvolver-config-files guitarix-common)
 [[ $music_only -eq 0 && $zero_ad -eq 1 ]] && other_packages+=(0ad-data)
 packages=("${music_packages[@]}" "${other_packages[@]}")
@@ -305,6 +306,49 @@ if [[ $music_only -eq 0 ]]; then
             place_audio "$f" "$out/noise/0ad/${kind##*/}-${f##*/}"
         done
     fi
+
+    # Stage 6's recordings, 12 min from five games (GPL-2+, CC-BY-SA, CC0): Scorched 3D's
+    # loops of at least 4 s (birds, frogs, ocean waves, rain, thunder, lava, a crowd, a
+    # city, a factory, sirens, jets, helicopters, light aircraft; most at 11 kHz, so
+    # band-limited), Lugaru's desert and wind ambiences and fire, Extreme Tux Racer's
+    # slides over snow, ice, grass, leaves, mud and rock, Trigger Rally's engine, gravel
+    # and wind loops (in its data.zip), and Endless Sky's machinery ambience (MP3).
+    d=$(unpacked scorched3d-data)
+    licence scorched3d-data "$d"
+    for f in "$d"/usr/share/games/scorched3d/data/globalmods/*/data/wav/misc/*.wav; do
+        case ${f##*/} in
+            beep* | rocket.wav | teleport.wav | laserdeath.wav | riftcollapse.wav) continue ;;
+        esac
+        if awk -v s="$(soxi -D "$f")" 'BEGIN {exit !(s >= 4.0)}'; then
+            place_audio "$f" "$out/noise/scorched3d/${f##*/}"
+        fi
+    done
+    d=$(unpacked lugaru-data)
+    licence lugaru-data "$d"
+    for f in DesertAmbient Wind Fire; do
+        place_audio "$d/usr/share/games/lugaru/Sounds/$f.ogg" "$out/noise/lugaru/$f.ogg"
+    done
+    d=$(unpacked extremetuxracer-data)
+    licence extremetuxracer-data "$d"
+    for f in "$d"/usr/share/games/etr/sounds/*_slide.wav; do
+        place_audio "$f" "$out/noise/extremetuxracer/${f##*/}"
+    done
+    d=$(unpacked trigger-rally-data)
+    licence trigger-rally-data "$d"
+    rally=$cache/unpacked/trigger-rally-sounds
+    if [[ ! -e $rally/.done ]]; then
+        rm -rf "$rally"
+        unzip -q -o "$d/usr/share/games/trigger-rally/data.zip" sounds/engine.wav \
+            sounds/gravel.wav sounds/wind.wav -d "$rally"
+        touch "$rally/.done"
+    fi
+    for f in "$rally"/sounds/*.wav; do
+        place_audio "$f" "$out/noise/trigger-rally/${f##*/}"
+    done
+    d=$(unpacked endless-sky-data)
+    licence endless-sky-data "$d"
+    place_audio "$d/usr/share/games/endless-sky/sounds/ambient/machinery.mp3" \
+        "$out/noise/endless-sky/machinery.mp3"
 
     # Speech babble: espeak-ng talkers (voices, variants, rates and pitches all differ)
     # reading different sentences, started at staggered times and mixed.
