@@ -87,7 +87,7 @@ impl MinScore {
     /// Identity of the model [`MinScore::ByLength`] was calibrated on (the shipped
     /// `models/earmark-small.safetensors`; a test keeps the two in step). For any other
     /// model the curve is a guess: `earmark query` says so.
-    pub const BY_LENGTH_MODEL: u64 = 0x8e2f_440d_c9c8_2ca9;
+    pub const BY_LENGTH_MODEL: u64 = 0xd5cb_8c7c_90f2_cfc1;
 
     /// The threshold for a query of `seconds`.
     pub fn for_seconds(self, seconds: f64) -> f32 {
