@@ -485,7 +485,7 @@ fn bench_search_prints_one_table() {
         table.contains("µs/segment") && table.contains("near"),
         "{table}"
     );
-    // Exhaustive with and without refinement, 8 probe budgets and 8 LSH settings.
+    // Exhaustive with and without refinement, 11 probe budgets and 14 LSH settings.
     assert_eq!(
         table
             .lines()
@@ -496,12 +496,19 @@ fn bench_search_prints_one_table() {
     );
     assert_eq!(
         table.lines().filter(|l| l.starts_with("ht ")).count(),
-        8,
+        11,
         "{table}"
     );
     assert_eq!(
         table.lines().filter(|l| l.starts_with("lsh ")).count(),
-        8,
+        14,
+        "{table}"
+    );
+    // Then the comparison at equal hit rate, both ways (or why it could not be made).
+    assert!(
+        table.contains("within 1 point of exhaustive")
+            && (table.contains("fastest settings reaching it") || table.contains("not reached"))
+            && (table.contains("on each method's frontier") || table.contains("beyond")),
         "{table}"
     );
     // Without the audio the queries cannot be built: a clear error.
