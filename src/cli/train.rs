@@ -71,9 +71,12 @@ pub struct Args {
     /// files; without --rir, the whole bank is generated (200 rooms) and this is ignored.
     #[arg(long, value_name = "N", default_value_t = 200)]
     generated_rooms: usize,
-    /// Add one hard negative per pair: the same track shifted by 100–500 ms.
+    /// Add one hard negative per pair: the same track shifted by --hard-shift-ms.
     #[arg(long)]
     hard_negatives: bool,
+    /// The hard negatives' shift range, ms, either way (50 ≤ MIN ≤ MAX ≤ 500).
+    #[arg(long, value_name = "MIN,MAX", default_value = "100,500", value_parser = parse_hard_shift)]
+    hard_shift_ms: (u32, u32),
     /// Weight λ_h of the hash contrastive loss.
     #[arg(long, default_value_t = 1.0)]
     lambda_h: f32,
@@ -203,6 +206,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         BatchConfig {
             pairs: args.batch,
             hard_negatives: args.hard_negatives,
+            hard_shift: (
+                ms_to_samples(args.hard_shift_ms.0),
+                ms_to_samples(args.hard_shift_ms.1),
+            ),
             seed: args.seed,
         },
     );
@@ -346,6 +353,29 @@ fn install_interrupt_handler() -> anyhow::Result<()> {
 }
 
 /// `path` with `suffix` appended to its file name.
+/// `--hard-shift-ms MIN,MAX`: whole milliseconds, 50 ≤ MIN ≤ MAX ≤ 500 (below half a grid
+/// step a shifted window is a right answer, and tracks are kept for shifts up to 500 ms).
+fn parse_hard_shift(text: &str) -> Result<(u32, u32), String> {
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("'{s}' is not a whole number of milliseconds"))
+    };
+    let (min, max) = text
+        .split_once(',')
+        .ok_or_else(|| format!("'{text}': expected MIN,MAX in ms, e.g. 100,500"))?;
+    let (min, max) = (parse(min)?, parse(max)?);
+    if !(50 <= min && min <= max && max <= 500) {
+        return Err(format!("{min},{max}: need 50 ≤ MIN ≤ MAX ≤ 500 ms"));
+    }
+    Ok((min, max))
+}
+
+/// Milliseconds to samples at the model's 16 kHz.
+fn ms_to_samples(ms: u32) -> usize {
+    ms as usize * earmark::audio::SAMPLE_RATE as usize / 1000
+}
+
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
@@ -476,5 +506,21 @@ impl<T: OnHost> Observer<T> for Progress {
             checkpoint::save(t, &self.checkpoint)?;
             t.model.save(&self.out, Dtype::F32)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hard_shift_takes_min_and_max_in_range() {
+        assert_eq!(parse_hard_shift("100,500"), Ok((100, 500)));
+        assert_eq!(parse_hard_shift(" 60 , 150 "), Ok((60, 150)));
+        assert_eq!(parse_hard_shift("80,80"), Ok((80, 80)));
+        for bad in ["40,100", "150,100", "100,600", "100", "a,b", "100,"] {
+            assert!(parse_hard_shift(bad).is_err(), "{bad} was accepted");
+        }
+        assert_eq!(ms_to_samples(100), 1600);
     }
 }

@@ -28,8 +28,10 @@ pub const WINDOW: usize = SAMPLE_RATE as usize;
 /// Tracks quieter than this peak (−60 dBFS = 10^(−60/20)) are skipped as silent.
 pub const MIN_TRACK_PEAK: f32 = 1e-3;
 
-/// Hard negatives are shifted by 100–500 ms (1 600–8 000 samples): at least one 100 ms
-/// search-grid step away from the anchor, so they must be told apart.
+/// Hard negatives are shifted by 100–500 ms (1 600–8 000 samples) by default: at least one
+/// 100 ms search-grid step away from the anchor, so they must be told apart. The range is
+/// [`BatchConfig::hard_shift`]; its upper end never exceeds this one's (tracks are kept
+/// only if a window fits this far from any start on one side).
 pub const HARD_SHIFT: (usize, usize) = (SAMPLE_RATE as usize / 10, SAMPLE_RATE as usize / 2);
 
 /// Draws per item before giving up on finding a non-silent window.
@@ -192,8 +194,11 @@ fn matches_name(track: &Track, name: &str) -> bool {
 pub struct BatchConfig {
     /// B, pairs per batch.
     pub pairs: usize,
-    /// Add one hard negative per pair (the same track shifted by [`HARD_SHIFT`]).
+    /// Add one hard negative per pair (the same track shifted by `hard_shift`).
     pub hard_negatives: bool,
+    /// The hard negatives' shift range in samples, either way (default [`HARD_SHIFT`];
+    /// `BatchMaker::new` panics unless 0 < min ≤ max ≤ `HARD_SHIFT.1`).
+    pub hard_shift: (usize, usize),
     /// The run's seed; batch `step` uses an RNG derived from (seed, step).
     pub seed: u64,
 }
@@ -220,6 +225,12 @@ impl BatchMaker {
         assert!(
             !tracks.is_empty() && config.pairs >= 1,
             "BatchMaker::new: needs tracks and B ≥ 1"
+        );
+        let (min, max) = config.hard_shift;
+        assert!(
+            0 < min && min <= max && max <= HARD_SHIFT.1,
+            "BatchMaker::new: hard negative shift {min}..={max} samples is not within 1..={}",
+            HARD_SHIFT.1
         );
         let mut starts = Vec::with_capacity(tracks.len() + 1);
         starts.push(0u64);
@@ -280,8 +291,8 @@ impl BatchMaker {
             if !self.config.hard_negatives {
                 return (a, p, None);
             }
-            let h =
-                hard_start(audio.len(), start, rng).and_then(|s| segment(&audio[s..s + WINDOW]));
+            let h = hard_start(audio.len(), start, self.config.hard_shift, rng)
+                .and_then(|s| segment(&audio[s..s + WINDOW]));
             if let Some(h) = h {
                 return (a, p, Some(h));
             }
@@ -315,10 +326,15 @@ impl BatchMaker {
     }
 }
 
-/// A start shifted from `start` by [`HARD_SHIFT`] either way (the other way if one does not
-/// fit in `len` samples); `None` if neither fits.
-fn hard_start(len: usize, start: usize, rng: &mut StdRng) -> Option<usize> {
-    let shift = rng.random_range(HARD_SHIFT.0..=HARD_SHIFT.1);
+/// A start shifted from `start` by `shift.0..=shift.1` samples either way (the other way if
+/// one does not fit in `len` samples); `None` if neither fits.
+pub(crate) fn hard_start(
+    len: usize,
+    start: usize,
+    shift: (usize, usize),
+    rng: &mut StdRng,
+) -> Option<usize> {
+    let shift = rng.random_range(shift.0..=shift.1);
     let later = (start + shift + WINDOW <= len).then_some(start + shift);
     let earlier = start.checked_sub(shift);
     if rng.random::<bool>() {

@@ -12,7 +12,9 @@ use crate::autograd::gradcheck::{self, GradCheck};
 use crate::model::{Model, ModelConfig};
 use crate::tensor::Tensor;
 use crate::train::checkpoint;
-use crate::train::data::{BatchConfig, BatchMaker, Corpus, Holdout, Track, WINDOW};
+use crate::train::data::{
+    BatchConfig, BatchMaker, Corpus, HARD_SHIFT, Holdout, Track, WINDOW, hard_start,
+};
 use crate::train::objective::{ObjectiveConfig, PairBatch, assign, encode, loss};
 use crate::train::sinkhorn::HashQueue;
 use crate::train::trainer::{Observer, StepStats, TrainConfig, Trainer, run};
@@ -200,6 +202,7 @@ fn maker(pairs: usize, hard_negatives: bool, seed: u64) -> BatchMaker {
         BatchConfig {
             pairs,
             hard_negatives,
+            hard_shift: HARD_SHIFT,
             seed,
         },
     )
@@ -228,6 +231,50 @@ fn batches_are_a_function_of_seed_and_step() {
 }
 
 #[test]
+fn hard_negatives_are_shifted_within_the_configured_range() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let (len, range) = (10 * WINDOW, (960, 2400));
+    let (mut earlier, mut later) = (0, 0);
+    for _ in 0..400 {
+        let start = rng.random_range(0..=len - WINDOW);
+        let h = hard_start(len, start, range, &mut rng).expect("10 s leave room on one side");
+        let shift = h.abs_diff(start);
+        assert!(
+            (range.0..=range.1).contains(&shift),
+            "shift {shift} outside {range:?}"
+        );
+        assert!(h + WINDOW <= len, "the hard negative runs past the end");
+        if h < start { earlier += 1 } else { later += 1 }
+    }
+    assert!(
+        earlier > 100 && later > 100,
+        "{earlier} earlier, {later} later"
+    );
+    // Near either end only the other direction fits; a track too short for both fails.
+    assert_eq!(hard_start(len, 0, (960, 960), &mut rng), Some(960));
+    assert_eq!(
+        hard_start(len, len - WINDOW, (960, 960), &mut rng),
+        Some(len - WINDOW - 960)
+    );
+    assert_eq!(hard_start(WINDOW + 500, 200, (960, 960), &mut rng), None);
+}
+
+#[test]
+#[should_panic(expected = "hard negative shift")]
+fn hard_shift_beyond_the_track_margin_is_refused() {
+    BatchMaker::new(
+        generated_tracks(1, 20),
+        small_augmenter(),
+        BatchConfig {
+            pairs: 1,
+            hard_negatives: true,
+            hard_shift: (HARD_SHIFT.0, HARD_SHIFT.1 + 1),
+            seed: 1,
+        },
+    );
+}
+
+#[test]
 fn silent_windows_are_never_drawn() {
     // 2 s of near-silence (−80 dB) then 1 s of a loud tone: an audible window must overlap
     // the tone by more than 1e-4 / ½ of a second (3.2 samples), so it starts after 1 s.
@@ -246,6 +293,7 @@ fn silent_windows_are_never_drawn() {
         BatchConfig {
             pairs: 1,
             hard_negatives: false,
+            hard_shift: HARD_SHIFT,
             seed: 1,
         },
     );
