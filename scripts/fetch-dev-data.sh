@@ -166,6 +166,13 @@ place_audio() {
     place "$src" "$dest"
 }
 
+# place_audio_if_long SECONDS SRC DEST: place_audio for files at least SECONDS long.
+place_audio_if_long() {
+    if awk -v s="$(soxi -D "$2")" -v min="$1" 'BEGIN {exit !(s >= min)}'; then
+        place_audio "$2" "$3"
+    fi
+}
+
 # copy_once SRC DEST: copies SRC to DEST unless DEST exists.
 copy_once() {
     [[ -e $2 ]] || { mkdir -p "$(dirname "$2")" && cp "$1" "$2"; }
@@ -269,9 +276,7 @@ if [[ $music_only -eq 0 ]]; then
         case ${f##*/} in
             Build* | Raze* | RocketExplosion* | RocketTakeoff* | Click* | Window*) continue ;;
         esac
-        if awk -v s="$(soxi -D "$f")" 'BEGIN {exit !(s >= 3.0)}'; then
-            place_audio "$f" "$out/noise/lincity/${f##*/}"
-        fi
+        place_audio_if_long 3.0 "$f" "$out/noise/lincity/${f##*/}"
     done
 
     d=$(unpacked megaglest-data)
@@ -319,9 +324,7 @@ if [[ $music_only -eq 0 ]]; then
         case ${f##*/} in
             beep* | rocket.wav | teleport.wav | laserdeath.wav | riftcollapse.wav) continue ;;
         esac
-        if awk -v s="$(soxi -D "$f")" 'BEGIN {exit !(s >= 4.0)}'; then
-            place_audio "$f" "$out/noise/scorched3d/${f##*/}"
-        fi
+        place_audio_if_long 4.0 "$f" "$out/noise/scorched3d/${f##*/}"
     done
     d=$(unpacked lugaru-data)
     licence lugaru-data "$d"
