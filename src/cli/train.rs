@@ -352,7 +352,6 @@ fn install_interrupt_handler() -> anyhow::Result<()> {
     .context("installing the Ctrl-C handler")
 }
 
-/// `path` with `suffix` appended to its file name.
 /// `--hard-shift-ms MIN,MAX`: whole milliseconds, 50 ≤ MIN ≤ MAX ≤ 500 (below half a grid
 /// step a shifted window is a right answer, and tracks are kept for shifts up to 500 ms).
 fn parse_hard_shift(text: &str) -> Result<(u32, u32), String> {
@@ -376,6 +375,7 @@ fn ms_to_samples(ms: u32) -> usize {
     ms as usize * earmark::audio::SAMPLE_RATE as usize / 1000
 }
 
+/// `path` with `suffix` appended to its file name.
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
