@@ -135,6 +135,19 @@ unpacked() {
     printf '%s\n' "$dir"
 }
 
+# unzipped NAME ZIP MEMBER...: the cache directory NAME that MEMBER... (unzip patterns) of
+# ZIP are extracted into, on first use.
+unzipped() {
+    local dir=$cache/unpacked/$1 zip=$2
+    shift 2
+    if [[ ! -e $dir/.done ]]; then
+        rm -rf "$dir"
+        unzip -q -o "$zip" "$@" -d "$dir"
+        touch "$dir/.done"
+    fi
+    printf '%s\n' "$dir"
+}
+
 # place SRC DEST: links (or copies) SRC to DEST unless DEST exists.
 place() {
     local src=$1 dest=$2
@@ -300,12 +313,8 @@ if [[ $music_only -eq 0 ]]; then
         # 0 A.D.'s ambiences (farms, ports and markets, temperate and tropical days, rivers,
         # waves, rain, snowstorm, thunder, wind): 42 recordings, 29 min, packed in the game's
         # 3 GB public.zip, from which only audio/ambient/*/*.ogg is extracted.
-        ambient=$cache/unpacked/0ad-ambient
-        if [[ ! -e $ambient/.done ]]; then
-            rm -rf "$ambient"
-            unzip -q -o "$d/usr/share/games/0ad/mods/public/public.zip" 'audio/ambient/*/*.ogg' -d "$ambient"
-            touch "$ambient/.done"
-        fi
+        ambient=$(unzipped 0ad-ambient "$d/usr/share/games/0ad/mods/public/public.zip" \
+            'audio/ambient/*/*.ogg')
         for f in "$ambient"/audio/ambient/*/*.ogg; do
             kind=${f%/*}
             place_audio "$f" "$out/noise/0ad/${kind##*/}-${f##*/}"
@@ -338,13 +347,8 @@ if [[ $music_only -eq 0 ]]; then
     done
     d=$(unpacked trigger-rally-data)
     licence trigger-rally-data "$d"
-    rally=$cache/unpacked/trigger-rally-sounds
-    if [[ ! -e $rally/.done ]]; then
-        rm -rf "$rally"
-        unzip -q -o "$d/usr/share/games/trigger-rally/data.zip" sounds/engine.wav \
-            sounds/gravel.wav sounds/wind.wav -d "$rally"
-        touch "$rally/.done"
-    fi
+    rally=$(unzipped trigger-rally-sounds "$d/usr/share/games/trigger-rally/data.zip" \
+        sounds/engine.wav sounds/gravel.wav sounds/wind.wav)
     for f in "$rally"/sounds/*.wav; do
         place_audio "$f" "$out/noise/trigger-rally/${f##*/}"
     done
