@@ -353,7 +353,8 @@ fn install_interrupt_handler() -> anyhow::Result<()> {
 }
 
 /// `--hard-shift-ms MIN,MAX`: whole milliseconds, 50 ≤ MIN ≤ MAX ≤ 500 (below half a grid
-/// step a shifted window is a right answer, and tracks are kept for shifts up to 500 ms).
+/// step a shifted window is a right answer; above 500 ms the shortest kept tracks might
+/// have no start whose shifted window fits, see `HARD_SHIFT`).
 fn parse_hard_shift(text: &str) -> Result<(u32, u32), String> {
     let parse = |s: &str| {
         s.trim()

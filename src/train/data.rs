@@ -30,8 +30,9 @@ pub const MIN_TRACK_PEAK: f32 = 1e-3;
 
 /// Hard negatives are shifted by 100–500 ms (1 600–8 000 samples) by default: at least one
 /// 100 ms search-grid step away from the anchor, so they must be told apart. The range is
-/// [`BatchConfig::hard_shift`]; its upper end never exceeds this one's (tracks are kept
-/// only if a window fits this far from any start on one side).
+/// [`BatchConfig::hard_shift`]; its upper end never exceeds this one's, because
+/// [`Track::new`] keeps only tracks at least a window plus this long, so that every kept
+/// track has starts whose shifted window fits (the others are redrawn).
 pub const HARD_SHIFT: (usize, usize) = (SAMPLE_RATE as usize / 10, SAMPLE_RATE as usize / 2);
 
 /// Draws per item before giving up on finding a non-silent window.
