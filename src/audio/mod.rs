@@ -33,7 +33,10 @@ mod opus;
 pub use load::{AudioInfo, DecodedAudio, decode_file, downmix, inspect, load_mono_16k};
 pub use mel::{LogMel, Mel, MelFilterbank, hz_to_mel, log_mel, mel_to_hz, peak_normalise};
 pub use resample::{Resampler, resample, resampled_len};
-pub use segment::{collect_segments, segment_count, segment_mean_power, segment_starts, segments};
+pub use segment::{
+    collect_segments, levelled_segments, segment_count, segment_mean_power, segment_starts,
+    segments,
+};
 pub use stft::{Stft, frame_count};
 pub use wav::{parse_wav, read_wav};
 pub use wav_writer::{WavSample, write_wav};

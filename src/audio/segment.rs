@@ -9,7 +9,8 @@
 use std::iter::StepBy;
 use std::ops::Range;
 
-use super::{HOP, Mel, N_MELS, SEGMENT_FLOATS, SEGMENT_FRAMES};
+use super::{HOP, LOG_FLOOR, Mel, N_MELS, SEGMENT_FLOATS, SEGMENT_FRAMES};
+use crate::Result;
 
 /// Waveform samples one segment represents: 100 frames × 160 = 16 000 (1 s).
 const SEGMENT_SAMPLES: usize = SEGMENT_FRAMES * HOP;
@@ -44,6 +45,50 @@ pub fn collect_segments(mel: &Mel, hop_frames: usize) -> Vec<f32> {
     out
 }
 
+/// Every segment of `samples` as the model takes it: the log-mel of the whole signal cut
+/// into 1 s segments every `hop_frames` frames (as [`collect_segments`]), each levelled as
+/// if its own second of audio had been peak-normalised. That is how training presents a
+/// segment (a 1 s window, normalised on its own) and how a 1 s query arrives; levelled by
+/// the whole track instead, a quiet passage of a loud track sits tens of dB below anything
+/// the model saw in training, while a query cut from that passage does not.
+///
+/// Levelling adds `20·log10(peak / window peak)` dB to every value above the −100 dB floor;
+/// values at the floor stay there, and a window of digital silence is left as it is. A
+/// segment's values thus depend only on its own second of audio, apart from its first two
+/// and last frames, whose STFT windows reach 16 ms beyond it (a lone 1 s clip reflects its
+/// edges there instead).
+///
+/// Errors ([`crate::Error::Invalid`]) as [`super::log_mel`]: fewer than 257 samples, a NaN
+/// or infinite sample, or silence throughout.
+pub fn levelled_segments(samples: &[f32], hop_frames: usize) -> Result<Vec<f32>> {
+    let mel = super::log_mel(samples)?;
+    let mut out = collect_segments(&mel, hop_frames);
+    let blocks: Vec<f32> = samples.chunks(HOP).map(peak_of).collect();
+    let peak = peak_of(&blocks);
+    let floor_db = 10.0 * LOG_FLOOR.log10();
+    for (segment, t0) in out
+        .chunks_exact_mut(SEGMENT_FLOATS)
+        .zip(segment_starts(mel.frames, hop_frames))
+    {
+        // Blocks t0 .. t0 + 100 are the samples t0·160 .. t0·160 + 16 000.
+        let window_peak = peak_of(&blocks[t0..(t0 + SEGMENT_FRAMES).min(blocks.len())]);
+        if window_peak == 0.0 {
+            continue;
+        }
+        let gain_db = 20.0 * (peak / window_peak).log10();
+        segment
+            .iter_mut()
+            .filter(|v| **v > floor_db)
+            .for_each(|v| *v += gain_db);
+    }
+    Ok(out)
+}
+
+/// max |x| of finite samples (0 for none).
+fn peak_of(samples: &[f32]) -> f32 {
+    samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()))
+}
+
 /// Mean power of each segment's 1 s of waveform after peak normalisation:
 /// `mean(x[i]² / peak²)` over samples `t0·160 .. t0·160 + 16 000` (cut at the end of the
 /// signal), one value per segment of `log_mel(samples)` at this hop. Training skips
@@ -53,7 +98,7 @@ pub fn collect_segments(mel: &Mel, hop_frames: usize) -> Vec<f32> {
 /// [`super::load_mono_16k`] guarantees). An all-zero signal gives all zeros.
 pub fn segment_mean_power(samples: &[f32], hop_frames: usize) -> Vec<f32> {
     let count = segment_count(super::frame_count(samples.len()), hop_frames);
-    let peak = samples.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+    let peak = peak_of(samples);
     if peak == 0.0 {
         return vec![0.0; count];
     }
@@ -172,5 +217,104 @@ mod tests {
             assert!(power[power.len() - 1] > 0.4);
         }
         assert_eq!(segment_mean_power(&[0.0; 20_000], 10), vec![0.0; 3]);
+    }
+
+    /// Deterministic noise plus a tone, uniform in [−1, 1] before `gain`.
+    fn music(len: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
+            .map(|i| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                0.5 * noise + 0.5 * (i as f32 * 0.07).sin()
+            })
+            .collect()
+    }
+
+    fn max_difference(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+    }
+
+    /// Frames `from..to` of a segment.
+    fn frames(segment: &[f32], from: usize, to: usize) -> &[f32] {
+        &segment[from * N_MELS..to * N_MELS]
+    }
+
+    #[test]
+    fn levelled_segments_equal_each_second_normalised_on_its_own() {
+        // 3.5 s: quiet (−34 dB), then a fade up to full scale.
+        let mut x = music(56_000, 1);
+        for (i, v) in x.iter_mut().enumerate() {
+            *v *= if i < 24_000 {
+                0.02
+            } else {
+                (i as f32 / 56_000.0).powi(2)
+            };
+        }
+        let levelled = levelled_segments(&x, 10).unwrap();
+        let whole = collect_segments(&super::super::log_mel(&x).unwrap(), 10);
+        assert_eq!(levelled.len(), whole.len());
+        for (i, segment) in levelled.chunks_exact(SEGMENT_FLOATS).enumerate() {
+            let clip = &x[i * 1600..i * 1600 + 16_000];
+            let alone = super::super::log_mel(clip).unwrap();
+            // Frames 0, 1 and 99 reach beyond the second: the clip reflects there.
+            let d = max_difference(frames(segment, 2, 99), frames(&alone.data, 2, 99));
+            assert!(d < 2e-3, "segment {i}: {d} dB from the second on its own");
+        }
+        // Levelling moved the quiet seconds by tens of dB.
+        let first = max_difference(&levelled[..SEGMENT_FLOATS], &whole[..SEGMENT_FLOATS]);
+        assert!(first > 20.0, "first segment moved {first} dB");
+    }
+
+    #[test]
+    fn a_segment_ignores_audio_outside_its_second() {
+        let quiet: Vec<f32> = music(40_000, 2).iter().map(|v| 0.1 * v).collect();
+        let mut loud = quiet.clone();
+        // A burst 4 000 samples after the first second: no frame of segment 0 sees it.
+        loud[20_000..24_000].iter_mut().for_each(|v| *v *= 9.0);
+        let a = levelled_segments(&quiet, 10).unwrap();
+        let b = levelled_segments(&loud, 10).unwrap();
+        let d = max_difference(&a[..SEGMENT_FLOATS], &b[..SEGMENT_FLOATS]);
+        assert!(d < 1e-3, "segment 0 moved {d} dB");
+        // Without levelling it would have moved by the burst's 19 dB.
+        let unlevelled = |x: &[f32]| collect_segments(&super::super::log_mel(x).unwrap(), 10);
+        let moved = max_difference(&unlevelled(&quiet)[..6400], &unlevelled(&loud)[..6400]);
+        assert!(moved > 15.0, "unlevelled: {moved} dB");
+    }
+
+    #[test]
+    fn one_second_and_digital_silence_are_left_as_they_are() {
+        let x = music(16_000, 3);
+        let alone = collect_segments(&super::super::log_mel(&x).unwrap(), 10);
+        assert_eq!(levelled_segments(&x, 10).unwrap(), alone);
+        // 1 s of music, 2 s of zeros, 1 s of music: seconds wholly inside the zeros stay
+        // at the floor, and nothing becomes NaN or infinite.
+        let mut y = music(64_000, 4);
+        y[16_000..48_000].iter_mut().for_each(|v| *v = 0.0);
+        let levelled = levelled_segments(&y, 10).unwrap();
+        let whole = collect_segments(&super::super::log_mel(&y).unwrap(), 10);
+        assert!(levelled.iter().all(|v| v.is_finite()));
+        let floor = 10.0 * LOG_FLOOR.log10();
+        for i in 11..=19 {
+            let segment = &levelled[i * SEGMENT_FLOATS..(i + 1) * SEGMENT_FLOATS];
+            assert_eq!(
+                segment,
+                &whole[i * SEGMENT_FLOATS..(i + 1) * SEGMENT_FLOATS]
+            );
+            assert!(
+                frames(segment, 2, 98).iter().all(|&v| v == floor),
+                "segment {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn levelling_refuses_what_log_mel_refuses() {
+        assert!(levelled_segments(&[0.0; 20_000], 10).is_err());
+        assert!(levelled_segments(&[0.1; 100], 10).is_err());
+        assert!(levelled_segments(&[f32::NAN; 20_000], 10).is_err());
+        assert!(levelled_segments(&[0.1; 15_000], 10).unwrap().is_empty());
     }
 }

@@ -91,8 +91,7 @@ impl GpuModel<'_> {
     /// [`Model::embed_audio`](crate::model::Model::embed_audio) (the same front-end on
     /// the CPU), the network on the device.
     pub fn embed_audio(&mut self, samples: &[f32], hop_frames: usize) -> Result<Embeddings> {
-        let mel = crate::audio::log_mel(samples)?;
-        self.embed(&crate::audio::collect_segments(&mel, hop_frames))
+        self.embed(&crate::audio::levelled_segments(samples, hop_frames)?)
     }
 }
 
@@ -134,8 +133,7 @@ mod tests {
             want.n
         );
         let mut on_gpu = GpuModel::upload(gpu, &model).unwrap();
-        let mel = crate::audio::log_mel(&samples).unwrap();
-        let segments = crate::audio::collect_segments(&mel, 10);
+        let segments = crate::audio::levelled_segments(&samples, 10).unwrap();
         let got = on_gpu.embed_in_chunks(&segments, 3).unwrap();
         assert_eq!(got.n, want.n);
         assert_close("embeddings", &got.embeddings, &want.embeddings, 1e-4);

@@ -1,9 +1,9 @@
-//! The index file format (version 1). All integers little-endian.
+//! The index file format (version 2). All integers little-endian.
 //!
 //! ```text
 //! offset  bytes  field
 //!      0      8  magic  b"EARMARK\x1a"
-//!      8      4  format version (1)
+//!      8      4  format version (2)
 //!     12      4  storage type: 0 = f16, 1 = f32, 2 = i8
 //!     16      8  model identity (hash of the weights that produced the embeddings)
 //!     24      4  K, hash bits per segment
@@ -28,7 +28,10 @@
 //! length before anything is allocated, and the body is checked by its checksum and then
 //! for consistency (offsets span the rows, the rows are a permutation of the tracks'
 //! segments, every value finite). A future version changes `version`; it keeps the magic
-//! and the version at these offsets.
+//! and the version at these offsets. Version 1 had the same layout, but its rows were
+//! levelled by the whole track's peak rather than each second's own
+//! ([`crate::audio::levelled_segments`]): queries made today do not match them, so it is
+//! refused with a hint to rebuild.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -43,7 +46,7 @@ use crate::{Error, Result};
 pub const MAGIC: [u8; 8] = *b"EARMARK\x1a";
 
 /// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Fixed header length in bytes, its checksum included.
 const HEADER_LEN: usize = 72;
@@ -117,6 +120,13 @@ impl Header {
             return Err(format!(
                 "written by a newer earmark (format version {version}; this build reads \
                  version {VERSION}): upgrade earmark or rebuild the index"
+            ));
+        }
+        if version == 1 {
+            return Err(format!(
+                "written by an older earmark (format version 1, whose segments were levelled \
+                 by the whole track; this build reads version {VERSION}): rebuild the index \
+                 with `earmark index`"
             ));
         }
         if u64_at(64) != xxh64(&bytes[..64]) {

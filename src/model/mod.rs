@@ -86,12 +86,12 @@ impl Model {
         out
     }
 
-    /// Embeds 16 kHz mono audio: log-mel (peak-normalised), 1 s segments every
-    /// `hop_frames` frames (10 = 100 ms), then [`Model::embed`]. Audio shorter than one
+    /// Embeds 16 kHz mono audio: 1 s segments every `hop_frames` frames (10 = 100 ms) of
+    /// its log-mel, each levelled as its own peak-normalised second
+    /// ([`crate::audio::levelled_segments`]), then [`Model::embed`]. Audio shorter than one
     /// segment gives no rows. Errors on silent or non-finite audio.
     pub fn embed_audio(&self, samples: &[f32], hop_frames: usize) -> Result<Embeddings> {
-        let mel = crate::audio::log_mel(samples)?;
-        Ok(self.embed(&crate::audio::collect_segments(&mel, hop_frames)))
+        Ok(self.embed(&crate::audio::levelled_segments(samples, hop_frames)?))
     }
 
     /// The model's identity: a hash of its parameter names, shapes and values.

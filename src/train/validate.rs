@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::audio::augment::{Augmenter, Condition};
-use crate::audio::{SAMPLE_RATE, SEGMENT_HOP_FRAMES, collect_segments, log_mel};
+use crate::audio::{SAMPLE_RATE, SEGMENT_HOP_FRAMES, levelled_segments};
 use crate::eval::score::{LOOSE_S, STRICT_S};
 use crate::model::Model;
 use crate::{Error, Result};
@@ -99,9 +99,9 @@ fn occupancy(keys: &[u32]) -> (usize, f64) {
 }
 
 /// The segments (n × segment_len floats) of every 1 s window, `hop` frames apart, of
-/// `audio`; silent audio gives none.
+/// `audio`, levelled as the model takes them; silent audio gives none.
 fn segments_of(audio: &[f32], hop: usize) -> Vec<f32> {
-    log_mel(audio).map_or(Vec::new(), |mel| collect_segments(&mel, hop))
+    levelled_segments(audio, hop).unwrap_or_default()
 }
 
 /// Runs the validation: embeds every held-out track (16 kHz mono) at 100 ms hop, plans

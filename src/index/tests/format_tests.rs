@@ -173,7 +173,19 @@ fn future_version_is_refused_with_an_upgrade_hint() {
     std::fs::write(&path, &bytes).unwrap();
     let problem = index_problem(Library::open(&path, MODEL));
     assert!(
-        problem.contains("newer earmark") && problem.contains("version 2"),
+        problem.contains("newer earmark") && problem.contains("version 3"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn version_1_is_refused_with_a_rebuild_hint() {
+    let (_dir, path, mut bytes) = saved("version-1");
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let problem = index_problem(Library::open(&path, MODEL));
+    assert!(
+        problem.contains("older earmark") && problem.contains("rebuild the index"),
         "{problem}"
     );
 }
