@@ -62,6 +62,11 @@ pub struct Args {
     /// equally likely) instead of uniformly (every clip equally likely).
     #[arg(long)]
     noise_by_duration: bool,
+    /// SNRs (dB) at which training pairs get noise, one drawn uniformly per pair
+    /// (−20 to 40 dB each). Validation always uses 0, 10 and 20 dB.
+    #[arg(long, value_name = "DB,…", value_delimiter = ',', default_value = "0,5,10,15,20",
+          value_parser = parse_snr, allow_hyphen_values = true)]
+    snr_db: Vec<f32>,
     /// Vary each training pair's noise: a random colouring (tilt and a peak or notch) for
     /// 3 in 4 pairs, a second clip layered under the first for 1 in 2. Validation noise
     /// is never varied.
@@ -164,6 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_shift_s: args.shift_ms / 1000.0,
         noise_by_duration: args.noise_by_duration,
         vary_noise: args.vary_noise,
+        snrs_db: args.snr_db.clone(),
         ..AugmentConfig::default()
     };
     let (noises, mut rirs) = (
@@ -371,6 +377,19 @@ fn parse_hard_shift(text: &str) -> Result<(u32, u32), String> {
     Ok((min, max))
 }
 
+/// One `--snr-db` value: a number of dB from −20 to 40 (beyond, the noise or the music is
+/// all there is to hear).
+fn parse_snr(text: &str) -> Result<f32, String> {
+    let db = text
+        .trim()
+        .parse::<f32>()
+        .map_err(|_| format!("'{text}' is not a number of dB"))?;
+    if !(-20.0..=40.0).contains(&db) {
+        return Err(format!("{db} dB: an SNR must be from −20 to 40 dB"));
+    }
+    Ok(db)
+}
+
 /// Milliseconds to samples at the model's 16 kHz.
 fn ms_to_samples(ms: u32) -> usize {
     ms as usize * earmark::audio::SAMPLE_RATE as usize / 1000
@@ -513,6 +532,33 @@ impl<T: OnHost> Observer<T> for Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snr_takes_decibels_in_range() {
+        assert_eq!(parse_snr("0"), Ok(0.0));
+        assert_eq!(parse_snr(" -5 "), Ok(-5.0));
+        assert_eq!(parse_snr("40"), Ok(40.0));
+        for bad in ["", "x", "-21", "40.5", "NaN", "inf"] {
+            assert!(parse_snr(bad).is_err(), "{bad} was accepted");
+        }
+        #[derive(clap::Parser)]
+        struct Train {
+            #[command(flatten)]
+            args: Args,
+        }
+        let parse = |extra: &[&str]| {
+            use clap::Parser;
+            let base = ["train", "--music", "m", "--out", "o"];
+            Train::try_parse_from(base.iter().chain(extra)).map(|t| t.args.snr_db)
+        };
+        assert_eq!(parse(&[]).unwrap(), vec![0.0, 5.0, 10.0, 15.0, 20.0]);
+        assert_eq!(
+            parse(&["--snr-db", "-5,0,10"]).unwrap(),
+            vec![-5.0, 0.0, 10.0]
+        );
+        assert_eq!(parse(&["--snr-db=-10"]).unwrap(), vec![-10.0]);
+        assert!(parse(&["--snr-db", "0,50"]).is_err());
+    }
 
     #[test]
     fn hard_shift_takes_min_and_max_in_range() {
