@@ -70,7 +70,7 @@ pub struct SearchSettings {
 /// unrelated music per length, SNR 0–20 dB and rooms), the smallest thresholds letting at
 /// most 1 % of unrelated queries match were 0.80 at 1 s, 0.70 at 2 s, 0.60 at 3 s and
 /// 0.45 at 5 s. `ByLength` is the curve 0.35 + 0.45/√L (0.80, 0.67, 0.61 and 0.55), drawn
-/// through the previous model's 0.80, 0.65 and 0.60: at or above every point but 2 s,
+/// through stages 3–6's 0.80, 0.65 and 0.60: at or above every point but 2 s,
 /// where 0.67 lies between 0.65 (4 of 300 unrelated queries matched) and 0.70 (1 of 300).
 /// Held at its 5 s value for longer queries (not measured beyond).
 #[derive(Clone, Copy, Debug, PartialEq)]
