@@ -21,7 +21,7 @@ usage: scripts/fetch-dev-data.sh [options]
 
   --music-only       lay out music only (no noise, babble or impulse responses)
   --no-supertuxkart  skip supertuxkart-data (a 630 MB download for ~50 min of music)
-  --no-0ad           skip 0ad-data (a 1.4 GB download for 29 min of training noise)
+  --no-0ad           skip 0ad-data (a 1.4 GB download for 2.9 h of music and 29 min of noise)
   --copy             copy files out of the cache instead of symlinking them
   --cache DIR        where .deb files are downloaded and unpacked
                      (default: $EARMARK_DEV_CACHE or ~/.cache/earmark/dev-data)
@@ -72,7 +72,8 @@ fi
 
 # --- Tools -------------------------------------------------------------------------------
 tools=(sox libsox-fmt-all)
-[[ $music_only -eq 1 ]] || tools+=(espeak-ng unzip)
+[[ $music_only -eq 1 ]] || tools+=(espeak-ng)
+[[ $music_only -eq 1 && $zero_ad -eq 0 ]] || tools+=(unzip)
 missing_tools=()
 for t in "${tools[@]}"; do
     dpkg-query -W -f='${Status}' "$t" 2>/dev/null | grep -q 'install ok installed' || missing_tools+=("$t")
@@ -81,11 +82,11 @@ done
 # --- Packages ----------------------------------------------------------------------------
 music_packages=(wesnoth-1.16-music planetblupi-music-ogg hyperrogue-music asc-music)
 [[ $supertuxkart -eq 1 ]] && music_packages+=(supertuxkart-data)
+[[ $zero_ad -eq 1 ]] && music_packages+=(0ad-data)
 other_packages=()
 [[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data
     scorched3d-data lugaru-data extremetuxracer-data trigger-rally-data endless-sky-data
     jconvolver-config-files guitarix-common)
-[[ $music_only -eq 0 && $zero_ad -eq 1 ]] && other_packages+=(0ad-data)
 packages=("${music_packages[@]}" "${other_packages[@]}")
 
 # apt-cache knows nothing before the first `apt-get update`: update once if needed.
@@ -257,6 +258,17 @@ if [[ $supertuxkart -eq 1 ]]; then
     done
 fi
 
+if [[ $zero_ad -eq 1 ]]; then
+    d=$(unpacked 0ad-data)
+    licence 0ad-data "$d"
+    # 0 A.D.'s soundtrack: 61 orchestral pieces, 2.9 h, packed in the game's 3 GB
+    # public.zip, from which only audio/music/*.ogg is extracted.
+    music=$(unzipped 0ad-music "$d/usr/share/games/0ad/mods/public/public.zip" 'audio/music/*.ogg')
+    for f in "$music"/audio/music/*.ogg; do
+        place_audio "$f" "$out/music/0ad-data/${f##*/}"
+    done
+fi
+
 if [[ $music_only -eq 0 ]]; then
     # --- Noise ---------------------------------------------------------------------------
     say "noise"
@@ -309,7 +321,6 @@ if [[ $music_only -eq 0 ]]; then
 
     if [[ $zero_ad -eq 1 ]]; then
         d=$(unpacked 0ad-data)
-        licence 0ad-data "$d"
         # 0 A.D.'s ambiences (farms, ports and markets, temperate and tropical days, rivers,
         # waves, rain, snowstorm, thunder, wind): 42 recordings, 29 min, packed in the game's
         # 3 GB public.zip, from which only audio/ambient/*/*.ogg is extracted.
