@@ -82,6 +82,11 @@ pub struct Args {
     /// The hard negatives' shift range, ms, either way (50 ≤ MIN ≤ MAX ≤ 500).
     #[arg(long, value_name = "MIN,MAX", default_value = "100,500", value_parser = parse_hard_shift)]
     hard_shift_ms: (u32, u32),
+    /// Draw this share (0–1) of the hard negatives from anywhere in the same track at least
+    /// 1 s from the anchor instead: a passage that recurs elsewhere in the track.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0, requires = "hard_negatives",
+          value_parser = parse_share)]
+    far_negatives: f32,
     /// Weight λ_h of the hash contrastive loss.
     #[arg(long, default_value_t = 1.0)]
     lambda_h: f32,
@@ -216,6 +221,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 ms_to_samples(args.hard_shift_ms.0),
                 ms_to_samples(args.hard_shift_ms.1),
             ),
+            far_share: args.far_negatives,
             seed: args.seed,
         },
     );
@@ -356,6 +362,15 @@ fn install_interrupt_handler() -> anyhow::Result<()> {
         eprintln!("\ninterrupted: writing a checkpoint after this step (Ctrl-C again to quit now)");
     })
     .context("installing the Ctrl-C handler")
+}
+
+/// `--far-negatives SHARE`: a number from 0 to 1.
+fn parse_share(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        Ok(x) => Err(format!("{x}: need a share from 0 to 1")),
+        Err(_) => Err(format!("'{text}' is not a number")),
+    }
 }
 
 /// `--hard-shift-ms MIN,MAX`: whole milliseconds, 50 ≤ MIN ≤ MAX ≤ 500 (below half a grid
@@ -558,6 +573,33 @@ mod tests {
         );
         assert_eq!(parse(&["--snr-db=-10"]).unwrap(), vec![-10.0]);
         assert!(parse(&["--snr-db", "0,50"]).is_err());
+    }
+
+    #[test]
+    fn far_negative_share_is_a_number_from_0_to_1() {
+        assert_eq!(parse_share("0.25"), Ok(0.25));
+        assert_eq!(parse_share("1"), Ok(1.0));
+        assert!(parse_share("1.5").unwrap_err().contains("from 0 to 1"));
+        assert!(parse_share("-0.1").is_err());
+        assert!(parse_share("NaN").is_err());
+        assert!(parse_share("half").unwrap_err().contains("not a number"));
+        #[derive(clap::Parser)]
+        struct Train {
+            #[command(flatten)]
+            args: Args,
+        }
+        let parse = |extra: &[&str]| {
+            use clap::Parser;
+            let base = ["train", "--music", "m", "--out", "o"];
+            Train::try_parse_from(base.iter().chain(extra)).map(|t| t.args.far_negatives)
+        };
+        assert_eq!(parse(&[]).unwrap(), 0.0);
+        assert_eq!(
+            parse(&["--hard-negatives", "--far-negatives", "0.5"]).unwrap(),
+            0.5
+        );
+        // Far negatives are a kind of hard negative: alone they would do nothing.
+        assert!(parse(&["--far-negatives", "0.5"]).is_err());
     }
 
     #[test]

@@ -200,6 +200,12 @@ pub struct BatchConfig {
     /// The hard negatives' shift range in samples, either way (default [`HARD_SHIFT`];
     /// `BatchMaker::new` panics unless 0 < min ≤ max ≤ `HARD_SHIFT.1`).
     pub hard_shift: (usize, usize),
+    /// Share (0–1) of the hard negatives drawn instead from anywhere in the same track
+    /// whose window does not overlap the anchor's (see [`far_start`]): a passage that
+    /// recurs elsewhere in the track is what a 1 s query most often lands on when it finds
+    /// the right track but not the right second. At 0 no draw is made for it, so batches
+    /// are exactly those of a run without it.
+    pub far_share: f32,
     /// The run's seed; batch `step` uses an RNG derived from (seed, step).
     pub seed: u64,
 }
@@ -232,6 +238,11 @@ impl BatchMaker {
             0 < min && min <= max && max <= HARD_SHIFT.1,
             "BatchMaker::new: hard negative shift {min}..={max} samples is not within 1..={}",
             HARD_SHIFT.1
+        );
+        assert!(
+            (0.0..=1.0).contains(&config.far_share),
+            "BatchMaker::new: far negative share {} is not within 0..=1",
+            config.far_share
         );
         let mut starts = Vec::with_capacity(tracks.len() + 1);
         starts.push(0u64);
@@ -292,8 +303,15 @@ impl BatchMaker {
             if !self.config.hard_negatives {
                 return (a, p, None);
             }
-            let h = hard_start(audio.len(), start, self.config.hard_shift, rng)
-                .and_then(|s| segment(&audio[s..s + WINDOW]));
+            let far = self.config.far_share > 0.0 && rng.random::<f32>() < self.config.far_share;
+            let near =
+                |rng: &mut StdRng| hard_start(audio.len(), start, self.config.hard_shift, rng);
+            let h = if far {
+                far_start(audio.len(), start, rng).or_else(|| near(rng))
+            } else {
+                near(rng)
+            };
+            let h = h.and_then(|s| segment(&audio[s..s + WINDOW]));
             if let Some(h) = h {
                 return (a, p, Some(h));
             }
@@ -343,6 +361,25 @@ pub(crate) fn hard_start(
     } else {
         earlier.or(later)
     }
+}
+
+/// Start of a far negative for the window at `start` of a track of `len` samples: uniform
+/// over the starts whose window does not overlap it (at least [`WINDOW`] away), either
+/// side; `None` if the track has none.
+pub(crate) fn far_start(len: usize, start: usize, rng: &mut StdRng) -> Option<usize> {
+    let last = len.checked_sub(WINDOW)?;
+    // Starts 0..=start − WINDOW before it, start + WINDOW..=last after it.
+    let before = (start + 1).saturating_sub(WINDOW);
+    let after = (last + 1).saturating_sub(start + WINDOW);
+    if before + after == 0 {
+        return None;
+    }
+    let i = rng.random_range(0..before + after);
+    Some(if i < before {
+        i
+    } else {
+        start + WINDOW + (i - before)
+    })
 }
 
 /// Log-mel of a 1 s window as exactly one segment (first [`SEGMENT_FRAMES`] frames);

@@ -13,7 +13,7 @@ use crate::model::{Model, ModelConfig};
 use crate::tensor::Tensor;
 use crate::train::checkpoint;
 use crate::train::data::{
-    BatchConfig, BatchMaker, Corpus, HARD_SHIFT, Holdout, Track, WINDOW, hard_start,
+    BatchConfig, BatchMaker, Corpus, HARD_SHIFT, Holdout, Track, WINDOW, far_start, hard_start,
 };
 use crate::train::objective::{ObjectiveConfig, PairBatch, assign, encode, loss};
 use crate::train::sinkhorn::HashQueue;
@@ -203,6 +203,7 @@ fn maker(pairs: usize, hard_negatives: bool, seed: u64) -> BatchMaker {
             pairs,
             hard_negatives,
             hard_shift: HARD_SHIFT,
+            far_share: 0.0,
             seed,
         },
     )
@@ -260,6 +261,89 @@ fn hard_negatives_are_shifted_within_the_configured_range() {
 }
 
 #[test]
+fn far_negatives_never_overlap_the_anchor_and_cover_both_sides() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let len = 10 * WINDOW + 123;
+    let (mut earlier, mut later) = (0, 0);
+    for _ in 0..400 {
+        let start = rng.random_range(0..=len - WINDOW);
+        let f = far_start(len, start, &mut rng).expect("10 s leave room on one side");
+        assert!(
+            f.abs_diff(start) >= WINDOW,
+            "{f} overlaps the window at {start}"
+        );
+        assert!(f + WINDOW <= len, "the far negative runs past the end");
+        if f < start { earlier += 1 } else { later += 1 }
+    }
+    assert!(
+        earlier > 100 && later > 100,
+        "{earlier} earlier, {later} later"
+    );
+    // The extremes are reachable and nothing beyond them; a track under 2 s has none.
+    let range = |len: usize, start: usize, rng: &mut StdRng| {
+        let drawn: Vec<usize> = (0..500)
+            .map(|_| far_start(len, start, rng).unwrap())
+            .collect();
+        (*drawn.iter().min().unwrap(), *drawn.iter().max().unwrap())
+    };
+    let len = 2 * WINDOW + 10;
+    assert_eq!(range(len, 5, &mut rng), (WINDOW + 5, WINDOW + 10));
+    assert_eq!(range(len, WINDOW + 8, &mut rng), (0, 8));
+    assert_eq!(far_start(2 * WINDOW - 1, 0, &mut rng), None);
+    assert_eq!(far_start(2 * WINDOW, 0, &mut rng), Some(WINDOW));
+    assert_eq!(far_start(WINDOW - 1, 0, &mut rng), None);
+}
+
+#[test]
+fn far_negatives_change_only_the_hard_rows() {
+    let config = |far_share| BatchConfig {
+        pairs: 1,
+        hard_negatives: true,
+        hard_shift: HARD_SHIFT,
+        far_share,
+        seed: 5,
+    };
+    // 6 s rising chirps: every window sounds different, and every start has a far one.
+    let tracks = || {
+        (0..2)
+            .map(|t| {
+                let samples = (0..6 * WINDOW)
+                    .map(|i| {
+                        let s = i as f32 / WINDOW as f32;
+                        (std::f32::consts::TAU * (200.0 + 100.0 * t as f32 + 40.0 * s) * s).sin()
+                    })
+                    .collect();
+                Track::new(format!("chirp{t}"), samples).unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let near = BatchMaker::new(tracks(), small_augmenter(), config(0.0)).make(1);
+    let far = BatchMaker::new(tracks(), small_augmenter(), config(1.0)).make(1);
+    // One pair: its anchor and positive are drawn before the hard negative, so they match.
+    assert_eq!(far.anchors.data(), near.anchors.data());
+    assert_eq!(far.positives.data(), near.positives.data());
+    assert_eq!(far.hard.shape(), near.hard.shape());
+    assert_ne!(far.hard.data(), near.hard.data());
+    assert!(far.hard.data().iter().all(|v| v.is_finite()));
+}
+
+#[test]
+#[should_panic(expected = "far negative share")]
+fn a_far_share_above_one_is_refused() {
+    BatchMaker::new(
+        generated_tracks(1, 20),
+        small_augmenter(),
+        BatchConfig {
+            pairs: 1,
+            hard_negatives: true,
+            hard_shift: HARD_SHIFT,
+            far_share: 1.5,
+            seed: 1,
+        },
+    );
+}
+
+#[test]
 #[should_panic(expected = "hard negative shift")]
 fn hard_shift_beyond_the_track_margin_is_refused() {
     BatchMaker::new(
@@ -269,6 +353,7 @@ fn hard_shift_beyond_the_track_margin_is_refused() {
             pairs: 1,
             hard_negatives: true,
             hard_shift: (HARD_SHIFT.0, HARD_SHIFT.1 + 1),
+            far_share: 0.0,
             seed: 1,
         },
     );
@@ -294,6 +379,7 @@ fn silent_windows_are_never_drawn() {
             pairs: 1,
             hard_negatives: false,
             hard_shift: HARD_SHIFT,
+            far_share: 0.0,
             seed: 1,
         },
     );
