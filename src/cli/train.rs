@@ -548,6 +548,18 @@ impl<T: OnHost> Observer<T> for Progress {
 mod tests {
     use super::*;
 
+    /// `earmark train --music m --out o EXTRA…` as clap parses it.
+    fn parse_args(extra: &[&str]) -> Result<Args, clap::Error> {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Train {
+            #[command(flatten)]
+            args: Args,
+        }
+        let base = ["train", "--music", "m", "--out", "o"];
+        Train::try_parse_from(base.iter().chain(extra)).map(|t| t.args)
+    }
+
     #[test]
     fn snr_takes_decibels_in_range() {
         assert_eq!(parse_snr("0"), Ok(0.0));
@@ -556,16 +568,7 @@ mod tests {
         for bad in ["", "x", "-21", "40.5", "NaN", "inf"] {
             assert!(parse_snr(bad).is_err(), "{bad} was accepted");
         }
-        #[derive(clap::Parser)]
-        struct Train {
-            #[command(flatten)]
-            args: Args,
-        }
-        let parse = |extra: &[&str]| {
-            use clap::Parser;
-            let base = ["train", "--music", "m", "--out", "o"];
-            Train::try_parse_from(base.iter().chain(extra)).map(|t| t.args.snr_db)
-        };
+        let parse = |extra: &[&str]| parse_args(extra).map(|a| a.snr_db);
         assert_eq!(parse(&[]).unwrap(), vec![0.0, 5.0, 10.0, 15.0, 20.0]);
         assert_eq!(
             parse(&["--snr-db", "-5,0,10"]).unwrap(),
@@ -583,16 +586,7 @@ mod tests {
         assert!(parse_share("-0.1").is_err());
         assert!(parse_share("NaN").is_err());
         assert!(parse_share("half").unwrap_err().contains("not a number"));
-        #[derive(clap::Parser)]
-        struct Train {
-            #[command(flatten)]
-            args: Args,
-        }
-        let parse = |extra: &[&str]| {
-            use clap::Parser;
-            let base = ["train", "--music", "m", "--out", "o"];
-            Train::try_parse_from(base.iter().chain(extra)).map(|t| t.args.far_negatives)
-        };
+        let parse = |extra: &[&str]| parse_args(extra).map(|a| a.far_negatives);
         assert_eq!(parse(&[]).unwrap(), 0.0);
         assert_eq!(
             parse(&["--hard-negatives", "--far-negatives", "0.5"]).unwrap(),

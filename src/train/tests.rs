@@ -231,26 +231,40 @@ fn batches_are_a_function_of_seed_and_step() {
     );
 }
 
-#[test]
-fn hard_negatives_are_shifted_within_the_configured_range() {
-    let mut rng = StdRng::seed_from_u64(3);
-    let (len, range) = (10 * WINDOW, (960, 2400));
+/// Draws a negative with `draw` (which checks its own distance rule) for 400 random
+/// anchors of a `len`-sample track that leaves room on at least one side of each: every
+/// negative must fit in the track, and both sides must occur often.
+fn assert_negatives_fit_both_sides(
+    len: usize,
+    rng: &mut StdRng,
+    mut draw: impl FnMut(usize, &mut StdRng) -> Option<usize>,
+) {
     let (mut earlier, mut later) = (0, 0);
     for _ in 0..400 {
         let start = rng.random_range(0..=len - WINDOW);
-        let h = hard_start(len, start, range, &mut rng).expect("10 s leave room on one side");
-        let shift = h.abs_diff(start);
-        assert!(
-            (range.0..=range.1).contains(&shift),
-            "shift {shift} outside {range:?}"
-        );
-        assert!(h + WINDOW <= len, "the hard negative runs past the end");
-        if h < start { earlier += 1 } else { later += 1 }
+        let n = draw(start, rng).expect("the track leaves room on one side");
+        assert!(n + WINDOW <= len, "the negative at {n} runs past the end");
+        if n < start { earlier += 1 } else { later += 1 }
     }
     assert!(
         earlier > 100 && later > 100,
         "{earlier} earlier, {later} later"
     );
+}
+
+#[test]
+fn hard_negatives_are_shifted_within_the_configured_range() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let (len, range) = (10 * WINDOW, (960, 2400));
+    assert_negatives_fit_both_sides(len, &mut rng, |start, rng| {
+        let h = hard_start(len, start, range, rng);
+        let shift = h.map(|h| h.abs_diff(start));
+        assert!(
+            shift.is_some_and(|s| (range.0..=range.1).contains(&s)),
+            "shift {shift:?} outside {range:?}"
+        );
+        h
+    });
     // Near either end only the other direction fits; a track too short for both fails.
     assert_eq!(hard_start(len, 0, (960, 960), &mut rng), Some(960));
     assert_eq!(
@@ -263,22 +277,14 @@ fn hard_negatives_are_shifted_within_the_configured_range() {
 #[test]
 fn far_negatives_never_overlap_the_anchor_and_cover_both_sides() {
     let mut rng = StdRng::seed_from_u64(4);
-    let len = 10 * WINDOW + 123;
-    let (mut earlier, mut later) = (0, 0);
-    for _ in 0..400 {
-        let start = rng.random_range(0..=len - WINDOW);
-        let f = far_start(len, start, &mut rng).expect("10 s leave room on one side");
+    assert_negatives_fit_both_sides(10 * WINDOW + 123, &mut rng, |start, rng| {
+        let f = far_start(10 * WINDOW + 123, start, rng);
         assert!(
-            f.abs_diff(start) >= WINDOW,
-            "{f} overlaps the window at {start}"
+            f.is_some_and(|f| f.abs_diff(start) >= WINDOW),
+            "{f:?} overlaps the window at {start}"
         );
-        assert!(f + WINDOW <= len, "the far negative runs past the end");
-        if f < start { earlier += 1 } else { later += 1 }
-    }
-    assert!(
-        earlier > 100 && later > 100,
-        "{earlier} earlier, {later} later"
-    );
+        f
+    });
     // The extremes are reachable and nothing beyond them; a track under 2 s has none.
     let range = |len: usize, start: usize, rng: &mut StdRng| {
         let drawn: Vec<usize> = (0..500)
