@@ -333,36 +333,31 @@ fn far_negatives_change_only_the_hard_rows() {
     assert!(far.hard.data().iter().all(|v| v.is_finite()));
 }
 
-#[test]
-#[should_panic(expected = "far negative share")]
-fn a_far_share_above_one_is_refused() {
+/// A one-pair maker with hard negatives at `hard_shift` and `far_share` of them far.
+fn hard_maker(hard_shift: (usize, usize), far_share: f32) -> BatchMaker {
     BatchMaker::new(
         generated_tracks(1, 20),
         small_augmenter(),
         BatchConfig {
             pairs: 1,
             hard_negatives: true,
-            hard_shift: HARD_SHIFT,
-            far_share: 1.5,
+            hard_shift,
+            far_share,
             seed: 1,
         },
-    );
+    )
+}
+
+#[test]
+#[should_panic(expected = "far negative share")]
+fn a_far_share_above_one_is_refused() {
+    hard_maker(HARD_SHIFT, 1.5);
 }
 
 #[test]
 #[should_panic(expected = "hard negative shift")]
 fn hard_shift_beyond_the_track_margin_is_refused() {
-    BatchMaker::new(
-        generated_tracks(1, 20),
-        small_augmenter(),
-        BatchConfig {
-            pairs: 1,
-            hard_negatives: true,
-            hard_shift: (HARD_SHIFT.0, HARD_SHIFT.1 + 1),
-            far_share: 0.0,
-            seed: 1,
-        },
-    );
+    hard_maker((HARD_SHIFT.0, HARD_SHIFT.1 + 1), 0.0);
 }
 
 #[test]
