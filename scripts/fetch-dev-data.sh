@@ -22,6 +22,8 @@ usage: scripts/fetch-dev-data.sh [options]
   --music-only       lay out music only (no noise, babble or impulse responses)
   --no-supertuxkart  skip supertuxkart-data (a 630 MB download for ~50 min of music)
   --no-0ad           skip 0ad-data (a 1.4 GB download for 2.9 h of music and 29 min of noise)
+  --no-strategy      skip widelands-data, warzone2100-music and freedroidrpg-data
+                     (a 700 MB download for 6.3 h of music)
   --copy             copy files out of the cache instead of symlinking them
   --cache DIR        where .deb files are downloaded and unpacked
                      (default: $EARMARK_DEV_CACHE or ~/.cache/earmark/dev-data)
@@ -36,12 +38,14 @@ out=$repo/data/dev
 music_only=0
 supertuxkart=1
 zero_ad=1
+strategy=1
 copy=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --music-only) music_only=1 ;;
         --no-supertuxkart) supertuxkart=0 ;;
         --no-0ad) zero_ad=0 ;;
+        --no-strategy) strategy=0 ;;
         --copy) copy=1 ;;
         --cache) cache=${2:?--cache needs a directory}; shift ;;
         --out) out=${2:?--out needs a directory}; shift ;;
@@ -74,6 +78,8 @@ fi
 tools=(sox libsox-fmt-all)
 [[ $music_only -eq 1 ]] || tools+=(espeak-ng)
 [[ $music_only -eq 1 && $zero_ad -eq 0 ]] || tools+=(unzip)
+# sox reads no Opus (Warzone 2100's music): opusdec decodes it for the silence check.
+[[ $strategy -eq 0 ]] || tools+=(opus-tools)
 missing_tools=()
 for t in "${tools[@]}"; do
     dpkg-query -W -f='${Status}' "$t" 2>/dev/null | grep -q 'install ok installed' || missing_tools+=("$t")
@@ -83,6 +89,7 @@ done
 music_packages=(wesnoth-1.16-music planetblupi-music-ogg hyperrogue-music asc-music)
 [[ $supertuxkart -eq 1 ]] && music_packages+=(supertuxkart-data)
 [[ $zero_ad -eq 1 ]] && music_packages+=(0ad-data)
+[[ $strategy -eq 1 ]] && music_packages+=(widelands-data warzone2100-music freedroidrpg-data)
 other_packages=()
 [[ $music_only -eq 1 ]] || other_packages=(wesnoth-1.16-data flare-game lincity-ng-data megaglest-data
     scorched3d-data lugaru-data extremetuxracer-data trigger-rally-data endless-sky-data
@@ -157,9 +164,18 @@ place() {
     if [[ $copy -eq 1 ]]; then cp "$src" "$dest"; else ln -s "$src" "$dest"; fi
 }
 
+# sox's `stat` report on an audio file; Opus is decoded by opusdec first.
+stat_of() {
+    if [[ $1 == *.opus ]]; then
+        opusdec --quiet --force-wav "$1" - 2>/dev/null | sox -t wav - -n stat 2>&1
+    else
+        sox "$1" -n stat 2>&1
+    fi
+}
+
 # Peak absolute amplitude of an audio file (0..1).
 peak() {
-    sox "$1" -n stat 2>&1 | awk '/^Maximum amplitude/ {mx = $3} /^Minimum amplitude/ {mn = -$3}
+    stat_of "$1" | awk '/^Maximum amplitude/ {mx = $3} /^Minimum amplitude/ {mn = -$3}
         END {print (mx > mn ? mx : mn)}'
 }
 
@@ -266,6 +282,42 @@ if [[ $zero_ad -eq 1 ]]; then
     music=$(unzipped 0ad-music "$d/usr/share/games/0ad/mods/public/public.zip" 'audio/music/*.ogg')
     for f in "$music"/audio/music/*.ogg; do
         place_audio "$f" "$out/music/0ad-data/${f##*/}"
+    done
+fi
+
+if [[ $strategy -eq 1 ]]; then
+    # Three more games' soundtracks, 6.3 h in all (stage 9 of the shipped model trained on
+    # them): Widelands (30 pieces), Warzone 2100 (28, Opus) and FreedroidRPG (16).
+    d=$(unpacked widelands-data)
+    licence widelands-data "$d"
+    # menu.ogg is a byte copy of ingame_14.ogg, so left out.
+    for f in "$d"/usr/share/games/widelands/data/music/*.ogg; do
+        [[ ${f##*/} == menu.ogg ]] && continue
+        place_audio "$f" "$out/music/widelands-data/${f##*/}"
+    done
+
+    d=$(unpacked warzone2100-music)
+    licence warzone2100-music "$d"
+    # Three albums whose files share names (track*.opus), so each is prefixed with its
+    # album. The original album's track3 and the top-level menu.opus are left out beside
+    # their remastered versions (aftermath's track3_enhanced and menu_enhanced).
+    wz=$d/usr/share/games/warzone2100/music/albums
+    for f in "$wz"/*/*.opus; do
+        album=${f%/*}
+        album=${album##*/}
+        album=${album%_soundtrack}
+        [[ $album/${f##*/} == original/track3.opus ]] && continue
+        place_audio "$f" "$out/music/warzone2100-music/$album-${f##*/}"
+    done
+    for f in "$wz"/*/license.txt; do
+        album=${f%/*}
+        copy_once "$f" "$out/licences/warzone2100-music/${album##*/}-license.txt"
+    done
+
+    d=$(unpacked freedroidrpg-data)
+    licence freedroidrpg-data "$d"
+    for f in "$d"/usr/share/freedroidrpg/data/sound/music/*.ogg; do
+        place_audio "$f" "$out/music/freedroidrpg-data/${f##*/}"
     done
 fi
 
@@ -497,8 +549,16 @@ while IFS= read -r dir; do
     while IFS= read -r -d '' f; do files+=("$f"); done < <(find -L "$dir" -maxdepth 1 -type f -print0 | sort -z)
     [[ ${#files[@]} -gt 0 ]] || continue
     for f in "${files[@]}"; do
-        printf '%s\t%s\t%s\t%s\n' "${f##*.}" "$(soxi -r "$f" 2>/dev/null)" "$(soxi -c "$f" 2>/dev/null)" \
-            "$(soxi -D "$f" 2>/dev/null)"
+        if [[ $f == *.opus ]]; then
+            # (opusinfo exits 1 on harmless warnings such as a granule count off by a
+            # few samples, as in legacy/track12.)
+            { opusinfo "$f" 2>/dev/null || true; } | awk '/Original sample rate:/ {r = $4} /Channels:/ {c = $2}
+                /Playback length:/ {split($3, t, "[hms:]+"); d = t[1] * 60 + t[2]}
+                END {printf "opus\t%s\t%s\t%s\n", r, c, d}'
+        else
+            printf '%s\t%s\t%s\t%s\n' "${f##*.}" "$(soxi -r "$f" 2>/dev/null)" "$(soxi -c "$f" 2>/dev/null)" \
+                "$(soxi -D "$f" 2>/dev/null)"
+        fi
     done | awk -F'\t' -v dir="${dir#"$out"/}" '
         { n++; s += $4; k = $1 " " $2 / 1000 "k/" $3; kinds[k]++ }
         END {
