@@ -68,10 +68,11 @@ pub struct SearchSettings {
 /// similarities varies less. `earmark bench threshold` measures it for a model; for the
 /// shipped model on its four held-out tracks (300 distorted queries of them and 300 of
 /// unrelated music per length, SNR 0–20 dB and rooms), the smallest thresholds letting at
-/// most 1 % of unrelated queries match were 0.80 at 1 s, 0.70 at 2 s, 0.60 at 3 s and
+/// most 1 % of unrelated queries match were 0.80 at 1 s, 0.70 at 2 s, 0.65 at 3 s and
 /// 0.50 at 5 s. `ByLength` is the curve 0.35 + 0.45/√L (0.80, 0.67, 0.61 and 0.55), drawn
-/// through stages 3–6's 0.80, 0.65 and 0.60: at or above every point but 2 s,
-/// where 0.67 lies between 0.65 (4 of 300 unrelated queries matched) and 0.70 (2 of 300).
+/// through stages 3–6's 0.80, 0.65 and 0.60: at or above the points at 1 s and 5 s; at
+/// 2 s and 3 s it lies between two measured thresholds, 0.65 and 0.70 (5 and 3 of 300
+/// unrelated queries matched), 0.60 and 0.65 (5 and 1 of 300).
 /// Held at its 5 s value for longer queries (not measured beyond).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MinScore {
@@ -88,7 +89,7 @@ impl MinScore {
     /// Identity of the model [`MinScore::ByLength`] was calibrated on (the shipped
     /// `models/earmark-small.safetensors`; a test keeps the two in step). For any other
     /// model the curve is a guess: `earmark query` says so.
-    pub const BY_LENGTH_MODEL: u64 = 0x2273_c3f0_26fb_8be6;
+    pub const BY_LENGTH_MODEL: u64 = 0xccf9_5f8c_dade_6099;
 
     /// The threshold for a query of `seconds`.
     pub fn for_seconds(self, seconds: f64) -> f32 {
