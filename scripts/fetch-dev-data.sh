@@ -78,7 +78,8 @@ fi
 tools=(sox libsox-fmt-all)
 [[ $music_only -eq 1 ]] || tools+=(espeak-ng)
 [[ $music_only -eq 1 && $zero_ad -eq 0 ]] || tools+=(unzip)
-# sox reads no Opus (Warzone 2100's music): opusdec decodes it for the silence check.
+# sox reads no Opus (Warzone 2100's music): opusdec decodes it for the silence check and
+# opusinfo reads its rate, channels and length for the summary.
 [[ $strategy -eq 0 ]] || tools+=(opus-tools)
 missing_tools=()
 for t in "${tools[@]}"; do
